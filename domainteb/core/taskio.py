@@ -1,0 +1,241 @@
+"""Task folders on disk: the formats users already have.
+
+* **Retrieval** — BEIR layout: ``corpus.jsonl`` (``_id``, ``title``, ``text``),
+  ``queries.jsonl`` (``_id``, ``text``), ``qrels/<split>.tsv`` (``query-id``, ``corpus-id``,
+  ``score`` with a header row). A plain BEIR folder with nothing added is a retrieval task
+  evaluated on its ``test`` split.
+* **Every other type** — ``<split>.jsonl`` with mteb's column names (see :data:`SCHEMAS`)
+  and a small ``domainteb.json`` metadata file that names at least the ``type``.
+  Reranking uses mteb 1's ``query``/``positive``/``negative`` rows.
+
+Every problem raises :class:`~domainteb.core.errors.TaskDataError` with file, line and field.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from domainteb.core.errors import TaskDataError
+from domainteb.core.io import atomic_write_json, atomic_write_jsonl, atomic_path, iter_jsonl, read_json, require_field
+from domainteb.core.types import ColumnData, RetrievalData, SplitData, Task, TaskMetadata, TaskType
+
+METADATA_FILE = "domainteb.json"
+
+_NUM = (int, float)
+#: per task type: column -> accepted Python type(s) of each row's value.
+SCHEMAS: dict[TaskType, dict[str, Any]] = {
+    TaskType.STS: {"sentence1": str, "sentence2": str, "score": _NUM},
+    TaskType.PAIR_CLASSIFICATION: {"sentence1": str, "sentence2": str, "labels": int},
+    TaskType.CLASSIFICATION: {"text": str, "label": (str, int)},
+    TaskType.CLUSTERING: {"sentences": str, "labels": (str, int)},
+    TaskType.BITEXT_MINING: {"sentence1": str, "sentence2": str},
+    TaskType.RERANKING: {"query": str, "positive": list, "negative": list},
+    TaskType.SUMMARIZATION: {"text": str, "human_summaries": list, "machine_summaries": list, "relevance": list},
+    TaskType.FIN_SUMMARIZATION: {"text": str, "summary": str},
+}
+
+
+def is_beir_folder(path: Path) -> bool:
+    return (path / "corpus.jsonl").is_file() and (path / "queries.jsonl").is_file() and (path / "qrels").is_dir()
+
+
+def read_metadata(path: Path) -> TaskMetadata:
+    """Metadata of a task folder; a plain BEIR folder gets retrieval defaults."""
+    meta_file = path / METADATA_FILE
+    if meta_file.is_file():
+        raw = read_json(meta_file)
+        if not isinstance(raw, dict):
+            raise TaskDataError(f"{meta_file}: expected a JSON object with at least a 'type' field")
+        if "type" not in raw:
+            raise TaskDataError(
+                f"{meta_file}: missing field 'type'; set it to one of {', '.join(t.value for t in TaskType)}"
+            )
+        raw = dict(raw)
+        raw["type"] = TaskType.parse(raw["type"])
+        raw.setdefault("name", path.name)
+        try:
+            return TaskMetadata(**raw)
+        except Exception as exc:  # pydantic ValidationError → one line
+            first = str(exc).splitlines()
+            raise TaskDataError(f"{meta_file}: invalid metadata ({'; '.join(first[:3])})") from None
+    if is_beir_folder(path):
+        return TaskMetadata(name=path.name, type=TaskType.RETRIEVAL, eval_splits=["test"], source=str(path))
+    if not path.exists():
+        raise TaskDataError(f"{path}: task folder not found; pass a task name or an existing folder")
+    raise TaskDataError(
+        f"{path}: not a task folder; add corpus.jsonl, queries.jsonl and qrels/test.tsv (BEIR retrieval) "
+        f"or a {METADATA_FILE} naming the task 'type' next to <split>.jsonl files"
+    )
+
+
+def load_task_folder(path: str | os.PathLike[str]) -> Task:
+    """A :class:`Task` over a folder; data are read (and validated) on first use."""
+    folder = Path(path).expanduser().resolve()
+    metadata = read_metadata(folder)
+    return Task(metadata=metadata, loader=lambda: load_splits(folder, metadata))
+
+
+def load_splits(folder: Path, metadata: TaskMetadata) -> dict[str, SplitData]:
+    splits = list(dict.fromkeys(metadata.eval_splits + ([metadata.train_split] if metadata.train_split else [])))
+    if metadata.type is TaskType.RETRIEVAL:
+        return _load_beir(folder, splits)
+    out: dict[str, SplitData] = {}
+    for split in splits:
+        data = _load_columns(folder / f"{split}.jsonl", metadata.type)
+        if metadata.type is TaskType.RERANKING:
+            out[split] = reranking_to_retrieval(data, folder / f"{split}.jsonl")
+        else:
+            out[split] = data
+    return out
+
+
+def _load_columns(path: Path, task_type: TaskType) -> ColumnData:
+    schema = SCHEMAS[task_type]
+    columns: dict[str, list[Any]] = {c: [] for c in schema}
+    for lineno, rec in iter_jsonl(path):
+        for col, kind in schema.items():
+            value = require_field(rec, col, path, lineno, kind)
+            if isinstance(value, str) and not value.strip():
+                raise TaskDataError(f"{path}:{lineno}: field {col!r} is empty; remove the row or fill the text")
+            if isinstance(value, bool):
+                raise TaskDataError(f"{path}:{lineno}: field {col!r} must be a number, not a boolean")
+            columns[col].append(value)
+    if not columns or not next(iter(columns.values())):
+        raise TaskDataError(f"{path}: split is empty; it needs at least one row")
+    return ColumnData(columns)
+
+
+def reranking_to_retrieval(data: ColumnData, path: Path) -> RetrievalData:
+    """mteb 1 reranking rows → retrieval shape with per-query candidate lists (as mteb 2 does)."""
+    corpus: dict[str, dict[str, str]] = {}
+    doc_ids: dict[str, str] = {}
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    top_ranked: dict[str, list[str]] = {}
+
+    def doc_id(text: str) -> str:
+        if text not in doc_ids:
+            doc_ids[text] = f"d{len(doc_ids)}"
+            corpus[doc_ids[text]] = {"title": "", "text": text}
+        return doc_ids[text]
+
+    for i, (query, pos, neg) in enumerate(zip(data["query"], data["positive"], data["negative"])):
+        if not pos:
+            raise TaskDataError(f"{path}: row {i + 1} has no 'positive' passage; each query needs at least one")
+        qid = f"q{i}"
+        queries[qid] = query
+        cands = [doc_id(str(t)) for t in list(pos) + list(neg)]
+        qrels[qid] = {doc_id(str(t)): 1 for t in pos}
+        top_ranked[qid] = list(dict.fromkeys(cands))
+    return RetrievalData(corpus=corpus, queries=queries, qrels=qrels, top_ranked=top_ranked)
+
+
+def _load_beir(folder: Path, splits: Iterable[str]) -> dict[str, SplitData]:
+    corpus: dict[str, dict[str, str]] = {}
+    cpath = folder / "corpus.jsonl"
+    for lineno, rec in iter_jsonl(cpath):
+        did = str(require_field(rec, "_id", cpath, lineno, (str, int)))
+        text = rec.get("text")
+        if not isinstance(text, str):
+            raise TaskDataError(f"{cpath}:{lineno}: field 'text' must be a string")
+        title = rec.get("title") or ""
+        if not (text.strip() or str(title).strip()):
+            raise TaskDataError(f"{cpath}:{lineno}: document {did!r} has empty title and text; remove it")
+        if did in corpus:
+            raise TaskDataError(f"{cpath}:{lineno}: duplicate document id {did!r}; ids must be unique")
+        corpus[did] = {"title": str(title), "text": text}
+    if not corpus:
+        raise TaskDataError(f"{cpath}: corpus is empty; it needs at least one document")
+    all_queries: dict[str, str] = {}
+    qpath = folder / "queries.jsonl"
+    for lineno, rec in iter_jsonl(qpath):
+        qid = str(require_field(rec, "_id", qpath, lineno, (str, int)))
+        text = require_field(rec, "text", qpath, lineno, str)
+        if not text.strip():
+            raise TaskDataError(f"{qpath}:{lineno}: query {qid!r} has empty text; remove it")
+        all_queries[qid] = text
+    out: dict[str, SplitData] = {}
+    for split in splits:
+        qrels = read_qrels(folder / "qrels" / f"{split}.tsv", corpus, all_queries)
+        queries = {qid: all_queries[qid] for qid in qrels}
+        out[split] = RetrievalData(corpus=corpus, queries=queries, qrels=qrels)
+    return out
+
+
+def read_qrels(
+    path: Path, corpus: dict[str, Any], queries: dict[str, str]
+) -> dict[str, dict[str, int]]:
+    if not path.is_file():
+        have = sorted(p.stem for p in path.parent.glob("*.tsv")) if path.parent.is_dir() else []
+        raise TaskDataError(
+            f"{path}: qrels file not found; available splits: {', '.join(have) or '(none)'} "
+            f"(set eval_splits in {METADATA_FILE} to match)"
+        )
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh, delimiter="\t")
+        for lineno, row in enumerate(reader, start=1):
+            if not row or not "".join(row).strip():
+                continue
+            if lineno == 1 and row[0].strip().lower() in {"query-id", "query_id", "qid"}:
+                continue
+            if len(row) < 3:
+                raise TaskDataError(f"{path}:{lineno}: expected 3 tab-separated columns query-id, corpus-id, score")
+            qid, did, score = row[0].strip(), row[1].strip(), row[2].strip()
+            try:
+                rel = int(float(score))
+            except ValueError:
+                raise TaskDataError(f"{path}:{lineno}: score {score!r} is not a number") from None
+            if qid not in queries:
+                raise TaskDataError(f"{path}:{lineno}: query id {qid!r} is not in queries.jsonl; add it or drop the line")
+            if did not in corpus:
+                raise TaskDataError(f"{path}:{lineno}: document id {did!r} is not in corpus.jsonl; add it or drop the line")
+            qrels.setdefault(qid, {})[did] = rel
+    if not qrels:
+        raise TaskDataError(f"{path}: split has no judgements; it needs at least one query-id/corpus-id line")
+    if not any(r > 0 for rels in qrels.values() for r in rels.values()):
+        raise TaskDataError(f"{path}: no relevant documents (all scores <= 0); check the score column")
+    return qrels
+
+
+def write_task_folder(folder: str | os.PathLike[str], metadata: TaskMetadata, splits: dict[str, SplitData | dict[str, list[Any]]]) -> Path:
+    """Write a task in the folder format (atomically, metadata last so a folder is complete or absent).
+
+    Retrieval splits must share one corpus and one query table (BEIR has one of each).
+    Reranking splits are written as ``query``/``positive``/``negative`` rows.
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    sizes: dict[str, int] = {}
+    if metadata.type is TaskType.RETRIEVAL:
+        corpus: dict[str, dict[str, str]] = {}
+        queries: dict[str, str] = {}
+        for split, data in splits.items():
+            assert isinstance(data, RetrievalData)
+            corpus.update(data.corpus)
+            queries.update(data.queries)
+            with atomic_path(out / "qrels" / f"{split}.tsv") as tmp:
+                with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                    w = csv.writer(fh, delimiter="\t", lineterminator="\n")
+                    w.writerow(["query-id", "corpus-id", "score"])
+                    for qid, rels in data.qrels.items():
+                        for did, rel in rels.items():
+                            w.writerow([qid, did, rel])
+            sizes[split] = len(data.qrels)
+        atomic_write_jsonl(out / "corpus.jsonl", ({"_id": k, **v} for k, v in corpus.items()))
+        atomic_write_jsonl(out / "queries.jsonl", ({"_id": k, "text": v} for k, v in queries.items()))
+    else:
+        for split, data in splits.items():
+            cols = data.columns if isinstance(data, ColumnData) else data
+            assert isinstance(cols, dict)
+            names = list(cols)
+            n = len(cols[names[0]])
+            atomic_write_jsonl(out / f"{split}.jsonl", ({c: cols[c][i] for c in names} for i in range(n)))
+            sizes[split] = n
+    meta = metadata.model_copy(update={"n_samples": {**metadata.n_samples, **sizes}})
+    atomic_write_json(out / METADATA_FILE, meta.model_dump(mode="json"))
+    return out

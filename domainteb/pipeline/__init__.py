@@ -1,0 +1,1 @@
+"""The end-to-end pipeline: synth → adapt → eval → report → leaderboard."""

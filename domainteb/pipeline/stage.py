@@ -1,0 +1,140 @@
+"""The ``pipeline`` stage: synth → fine-tune (→ prune + retrain) → eval → report → leaderboard.
+
+Everything runs under one MLflow parent run (``pipeline-<domain>``); each step's own stage
+opens a nested run. See :mod:`domainteb.pipeline.steps` for how steps are skipped/resumed.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from domainteb.core.errors import ConfigError
+from domainteb.core.io import atomic_write_json
+from domainteb.core.tracking import tracker_from_config
+from domainteb.pipeline.steps import Step, StepResult
+
+log = logging.getLogger(__name__)
+
+ADAPT_CHOICES = ("finetune", "gaprune")
+
+
+def _stage_fn(name: str) -> Any:
+    from domainteb.cli import STAGES
+
+    return STAGES.get(name).function()
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _list_override(key: str, values: list[str]) -> str:
+    return f"{key}=[{','.join(_quote(v) for v in values)}]"
+
+
+def _copy_llm(parent: DictConfig) -> Any:
+    def patch(cfg: DictConfig) -> None:
+        cfg.llm = OmegaConf.to_container(parent.llm, resolve=True)
+    return patch
+
+
+def mark_adapted_model(model_dir: Path, *, name: str, base: str, domain: str, method: str, pairs: str | None) -> None:
+    """Record the adapted model's display name and labels next to its weights."""
+    atomic_write_json(model_dir / "domainteb_model.json", {
+        "name": name, "labels": ["adapted", method], "base_model": base, "domain": domain,
+        "training_data": pairs or "",
+    })
+
+
+def build_steps(cfg: DictConfig) -> list[str]:
+    adapt = str(cfg.adapt)
+    if adapt not in ADAPT_CHOICES:
+        raise ConfigError(f"adapt={adapt!r} is not a pipeline option; use adapt=finetune or adapt=gaprune")
+    return ["synth", "finetune", *(["gaprune"] if adapt == "gaprune" else []), "eval", "report", "leaderboard"]
+
+
+def run(cfg: DictConfig) -> int:
+    domain = str(cfg.domain)
+    names = build_steps(cfg)
+    work_dir = Path(str(cfg.work_dir))
+    results_dir = str(cfg.output_dir)
+    tracker = tracker_from_config(cfg)
+    done: dict[str, StepResult] = {}
+    from rich.console import Console
+
+    console = Console()
+    with tracker.run(f"pipeline-{domain}", tags={"stage": "pipeline", "domain": domain, "base": cfg.base,
+                                                 "method": cfg.adapt}):
+        tracker.log_params({"pipeline": OmegaConf.to_container(cfg, resolve=True)})
+        synth = Step(
+            "synth", "synth", [f"domain={domain}", *cfg.synth_overrides], _stage_fn("synth"),
+            outputs=lambda out, c: {"pairs": str(out / "pairs.jsonl")}, patch=_copy_llm(cfg),
+        )
+        done["synth"] = _execute(synth, work_dir, cfg, console)
+        pairs = done["synth"].outputs["pairs"]
+        finetune = Step(
+            "finetune", "adapt",
+            ["adapt=finetune", f"base={_quote(str(cfg.base))}", f"domain={domain}", f"data={_quote(pairs)}",
+             *cfg.finetune_overrides],
+            _stage_fn("adapt"), outputs=lambda out, c: {"model": str(out / "model")},
+            inputs={"synth": done["synth"].key},
+        )
+        done["finetune"] = _execute(finetune, work_dir, cfg, console)
+        model_step = done["finetune"]
+        if "gaprune" in names:
+            prune = Step(
+                "gaprune", "adapt",
+                ["adapt=gaprune", f"base={_quote(done['finetune'].outputs['model'])}", f"domain={domain}",
+                 f"data={_quote(pairs)}", *cfg.gaprune_overrides],
+                _stage_fn("adapt"), outputs=lambda out, c: {"model": str(out / "model")},
+                inputs={"finetune": done["finetune"].key},
+            )
+            done["gaprune"] = model_step = _execute(prune, work_dir, cfg, console)
+        adapted_dir = Path(model_step.outputs["model"])
+        mark_adapted_model(adapted_dir, name=str(cfg.adapted_name), base=str(cfg.base), domain=domain,
+                           method=str(cfg.adapt), pairs=pairs)
+        models = [str(adapted_dir), *[str(b) for b in cfg.baselines]]
+        evaluation = Step(
+            "eval", "eval",
+            [f"domain={domain}", f"size={cfg.size}", _list_override("model", models),
+             f"output_dir={_quote(results_dir)}", *cfg.eval_overrides],
+            _stage_fn("eval"), outputs=lambda out, c: {"results_dir": results_dir},
+            inputs={"model": model_step.key}, own_output_dir=False,
+        )
+        done["eval"] = _execute(evaluation, work_dir, cfg, console)
+        report = Step(
+            "report", "report",
+            [f"results_dir={_quote(results_dir)}", f"adapted={_quote(str(cfg.adapted_name))}",
+             _list_override("baselines", [str(b) for b in cfg.baselines]), f"domain={domain}",
+             f"output_dir={_quote(str(cfg.report_dir))}", *cfg.report_overrides],
+            _stage_fn("report"), outputs=lambda out, c: {"report_dir": str(cfg.report_dir)},
+            inputs={"eval": done["eval"].key}, own_output_dir=False,
+        )
+        done["report"] = _execute(report, work_dir, cfg, console)
+        site = Step(
+            "leaderboard", "leaderboard",
+            [f"results_dir={_quote(results_dir)}", f"output_dir={_quote(str(cfg.site_dir))}"],
+            _stage_fn("leaderboard"), outputs=lambda out, c: {"site": str(Path(str(cfg.site_dir)) / "index.html")},
+            inputs={"eval": done["eval"].key}, own_output_dir=False,
+        )
+        done["leaderboard"] = _execute(site, work_dir, cfg, console)
+        tracker.log_metrics({f"step_seconds.{k}": v.seconds for k, v in done.items()})
+    console.print(f"[bold]adapted model[/bold]: {adapted_dir}")
+    console.print(f"[bold]report[/bold]: {Path(str(cfg.report_dir)).resolve() / 'report.md'}")
+    console.print(f"[bold]leaderboard[/bold]: {Path(done['leaderboard'].outputs['site']).resolve()}")
+    console.print(f"[bold]MLflow store[/bold]: {tracker.tracking_uri}  (open it with 'domainteb ui')")
+    return 0
+
+
+def _execute(step: Step, work_dir: Path, cfg: DictConfig, console: Any) -> StepResult:
+    console.rule(f"[bold]{step.name}")
+    result = step.execute(work_dir, cfg)
+    if result.skipped:
+        console.print(f"[green]✓[/green] {step.name}: up to date, skipped ({result.out_dir})")
+    else:
+        console.print(f"[green]✓[/green] {step.name}: done in {result.seconds:.1f}s ({result.out_dir})")
+    return result

@@ -1,0 +1,279 @@
+"""The ``eval`` stage: models × tasks → one result file per pair, MLflow runs, a summary table.
+
+Each (model, task) pair is independent: a task that fails to load or a model that fails to
+load is reported with its one-line reason while every other pair still completes. Existing
+result files whose model and task revisions match are kept (the stage is resumable), unless
+``overwrite=true``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from domainteb.core.errors import ConfigError, DomainTebError
+from domainteb.core.results import TaskResult, make_result, read_result, result_path, write_result
+from domainteb.core.tasks import TaskSpec, get_task, list_tasks
+from domainteb.core.tracking import Tracker, tracker_from_config
+from domainteb.core.types import Task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Failure:
+    model: str
+    task: str
+    reason: str
+
+
+@dataclass
+class RunOutcome:
+    results: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    unavailable: list[tuple[str, str]] = field(default_factory=list)
+
+
+class TimedEncoder:
+    """Proxy that sums the wall time spent inside ``encode`` (the benchmark's overhead ratio)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.encode_seconds = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def encode(self, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return self._inner.encode(*args, **kwargs)
+        finally:
+            self.encode_seconds += time.perf_counter() - start
+
+
+def as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, ListConfig)):
+        return [str(v) for v in value]
+    return [s.strip() for s in str(value).split(",") if s.strip()] if "," in str(value) else [str(value)]
+
+
+# ---------------------------------------------------------------- task resolution
+
+@dataclass
+class TaskRef:
+    """A task to run: built lazily so one broken task does not stop the others."""
+
+    label: str
+    spec: TaskSpec | None = None
+    path_or_name: str | None = None
+    build_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> Task:
+        if self.spec is not None:
+            return self.spec.build(**self.build_kwargs)
+        assert self.path_or_name is not None
+        return get_task(self.path_or_name, **self.build_kwargs)
+
+
+def resolve_tasks(cfg: DictConfig, outcome: RunOutcome | None = None) -> list[TaskRef]:
+    size = cfg.get("size")
+    kwargs: dict[str, Any] = {"size": size} if size else {}
+    names = as_list(cfg.get("task"))
+    if names:
+        refs = []
+        for name in names:
+            is_path = "/" in name or name.startswith(".") or Path(name).expanduser().exists()
+            refs.append(TaskRef(label=name, path_or_name=name, build_kwargs={} if is_path else kwargs))
+        return refs
+    domain = cfg.get("domain")
+    if not domain:
+        raise ConfigError("nothing to evaluate: set domain=<finance|chemistry|medical> or task=<name|folder>")
+    benchmark = cfg.get("benchmark") or "domainteb"
+    specs = list_tasks(domain=str(domain), benchmark=str(benchmark), types=as_list(cfg.get("types")) or None)
+    if not specs:
+        raise ConfigError(
+            f"no tasks for domain={domain} benchmark={benchmark}; 'domainteb tasks' lists the known domains and benchmarks"
+        )
+    refs = []
+    for spec in specs:
+        reason = spec.availability()
+        if reason:
+            if outcome is not None:
+                outcome.unavailable.append((spec.name, reason))
+            continue
+        refs.append(TaskRef(label=spec.name, spec=spec, build_kwargs=kwargs if spec.benchmark == "domainteb" else {}))
+    return refs
+
+
+# ---------------------------------------------------------------- evaluation
+
+def _reusable(path: Path, model_info: dict[str, Any], task: Task) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        old = read_result(path)
+    except Exception:
+        return False
+    old_model = old.domainteb.get("model", {})
+    return old_model.get("revision") == model_info.get("revision") and old.dataset_revision == task.metadata.revision
+
+
+def evaluate_task(
+    task: Task,
+    model: Any,
+    *,
+    output_dir: str | Path,
+    splits: Sequence[str] | None = None,
+    batch_size: int = 32,
+    seed: int = 42,
+    show_progress: bool = False,
+    tracker: Tracker | None = None,
+    config: dict[str, Any] | None = None,
+    overwrite: bool = True,
+) -> tuple[TaskResult, Path, bool]:
+    """Evaluate one model on one task, write the result file; returns (result, path, reused)."""
+    from domainteb.eval.evaluators import evaluate_split
+
+    info = dict(model.model_info())
+    path = result_path(output_dir, info["name"], task.name)
+    if not overwrite and _reusable(path, info, task):
+        return read_result(path), path, True
+    splits = list(splits or task.metadata.eval_splits)
+    timed = model if isinstance(model, TimedEncoder) else TimedEncoder(model)
+    encode_before = timed.encode_seconds
+    start = time.perf_counter()
+    scores: dict[str, dict[str, Any]] = {}
+    items: dict[str, Any] = {}
+    task.load()
+    for split in splits:
+        out = evaluate_split(task, split, timed, batch_size=batch_size, seed=seed, show_progress=show_progress)
+        scores[split] = {k: float(v) if isinstance(v, (int, float)) else v for k, v in out.metrics.items()}
+        items[split] = out.items
+    elapsed = time.perf_counter() - start
+    meta = task.metadata
+    result = make_result(
+        task_name=task.name,
+        task_type=meta.type.value,
+        domain=meta.domain,
+        dataset_revision=meta.revision,
+        scores=scores,
+        evaluation_time=elapsed,
+        model=info,
+        languages=meta.languages,
+        extra={
+            "benchmark": meta.benchmark,
+            "main_score_name": meta.main_score,
+            "encode_time": timed.encode_seconds - encode_before,
+            "task_metadata": {k: v for k, v in meta.model_dump(mode="json").items() if k not in {"citation"}},
+            "items": items,
+        },
+    )
+    tracker = tracker or Tracker(enabled=False)
+    with tracker.run(
+        f"eval-{meta.domain}-{info['name']}-{task.name}",
+        tags={"stage": "eval", "domain": meta.domain, "model": info["name"], "task": task.name,
+              "task_type": meta.type.value, "benchmark": meta.benchmark,
+              "adapted": "adapted" in info.get("labels", [])},
+    ) as run_id:
+        if run_id:
+            result.domainteb["mlflow_run_id"] = run_id
+        written = write_result(output_dir, result)
+        tracker.log_params({"model": info, "task": {"name": task.name, "type": meta.type.value, "revision": meta.revision,
+                                                    "source": meta.source, "license": meta.license},
+                            "config": config or {}})
+        metrics: dict[str, float] = {"main_score": result.main_score(), "evaluation_time": elapsed,
+                                     "encode_time": result.domainteb["encode_time"]}
+        for split, m in scores.items():
+            for key, value in m.items():
+                if isinstance(value, (int, float)):
+                    metrics[f"{split}.{key}"] = float(value)
+        tracker.log_metrics(metrics)
+        tracker.log_artifact(written, artifact_path="results")
+    return result, written, False
+
+
+def load_model_for_eval(name: str, *, device: str, use_cache: bool) -> Any:
+    from domainteb.eval.models import load_model
+
+    return load_model(name, device=device, cache=use_cache)
+
+
+def run_eval(cfg: DictConfig) -> RunOutcome:
+    outcome = RunOutcome()
+    refs = resolve_tasks(cfg, outcome)
+    models = as_list(cfg.get("model"))
+    if not models:
+        raise ConfigError("no model given: set model=<name> or model=[a,b]; 'domainteb eval --help' lists examples")
+    tracker = tracker_from_config(cfg)
+    output_dir = Path(str(cfg.get("output_dir") or "results"))
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    show = sys.stderr.isatty()
+    tasks: dict[str, Task | Failure] = {}
+    for ref in refs:
+        try:
+            tasks[ref.label] = ref.build()
+        except DomainTebError as exc:
+            tasks[ref.label] = Failure(model="*", task=ref.label, reason=str(exc))
+            outcome.failures.append(tasks[ref.label])  # type: ignore[arg-type]
+    for model_name in models:
+        try:
+            model = TimedEncoder(load_model_for_eval(model_name, device=str(cfg.get("device", "auto")),
+                                                     use_cache=bool(cfg.get("cache", True))))
+        except DomainTebError as exc:
+            outcome.failures.append(Failure(model=model_name, task="*", reason=str(exc)))
+            continue
+        for label, task in tasks.items():
+            if isinstance(task, Failure):
+                continue
+            try:
+                _, path, reused = evaluate_task(
+                    task, model, output_dir=output_dir, batch_size=int(cfg.get("batch_size", 32)),
+                    seed=int(cfg.get("seed", 42)), show_progress=show, tracker=tracker,
+                    config=resolved, overwrite=bool(cfg.get("overwrite", False)),
+                )
+                (outcome.skipped if reused else outcome.results).append(path)
+            except DomainTebError as exc:
+                outcome.failures.append(Failure(model=model_name, task=label, reason=str(exc)))
+    return outcome
+
+
+def report_outcome(outcome: RunOutcome, cfg: DictConfig) -> None:
+    from rich.console import Console
+
+    console = Console(stderr=False)
+    if cfg.get("summary", True) and (outcome.results or outcome.skipped):
+        from domainteb.eval.summary import write_summaries
+
+        for domain, (table, paths) in write_summaries(outcome.results + outcome.skipped, Path(str(cfg.output_dir))).items():
+            console.print(table)
+            console.print(f"[dim]summary written to {', '.join(str(p) for p in paths)}[/dim]")
+    for name, reason in outcome.unavailable:
+        console.print(f"[yellow]unavailable[/yellow] {name}: {reason}")
+    for f in outcome.failures:
+        print(f"error: model={f.model} task={f.task}: {f.reason}", file=sys.stderr)
+    n = len(outcome.results)
+    console.print(
+        f"{n} result(s) written, {len(outcome.skipped)} reused, {len(outcome.failures)} failed, "
+        f"{len(outcome.unavailable)} unavailable; results in {cfg.output_dir}"
+    )
+
+
+def run(cfg: DictConfig) -> int:
+    outcome = run_eval(cfg)
+    report_outcome(outcome, cfg)
+    return 1 if outcome.failures else 0
+
+
+def iter_result_files(paths: Iterable[Path]) -> list[TaskResult]:
+    return [read_result(p) for p in paths]
