@@ -1,0 +1,99 @@
+"""Resolve ``base=`` (a model registry name or a sentence-transformers folder) to a trainable
+:class:`~sentence_transformers.SentenceTransformer`.
+
+Registry names go through ``domainteb.eval.models.load_model`` (the same models the benchmark
+evaluates); the underlying SentenceTransformer is taken from the returned encoder. Folders are
+loaded directly, with ``trust_remote_code=False``; a folder that is not a sentence-transformers
+model (no ``modules.json``) is refused before anything heavy happens.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from domainteb.core.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+#: attribute names under which an encoder may keep its SentenceTransformer.
+_ST_ATTRS = ("model", "st", "sentence_transformer", "st_model", "_model", "_st", "inner", "encoder")
+
+
+def resolve_device(device: str | None) -> str:
+    """``auto`` → ``cuda`` when available, else ``cpu``."""
+    import torch
+
+    if device in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError(f"device={device!r} but no CUDA device is visible; use device=cpu or device=auto")
+    return device
+
+
+def check_st_folder(path: Path) -> None:
+    """Raise unless ``path`` is a sentence-transformers model folder."""
+    if not path.is_dir():
+        raise ModelLoadError(f"{path}: model folder not found; pass a model registry name or an existing folder")
+    if not (path / "modules.json").is_file():
+        raise ModelLoadError(
+            f"{path}: not a sentence-transformers model (no modules.json); pass a registry name or a folder "
+            "saved with SentenceTransformer.save()"
+        )
+
+
+def _unwrap(obj: Any, depth: int = 0) -> SentenceTransformer | None:
+    from sentence_transformers import SentenceTransformer
+
+    if isinstance(obj, SentenceTransformer):
+        return obj
+    if depth > 2:
+        return None
+    for attr in _ST_ATTRS:
+        inner = getattr(obj, attr, None)
+        if inner is not None and inner is not obj:
+            found = _unwrap(inner, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _looks_like_path(name: str) -> bool:
+    return "/" in name or name.startswith(".") or name.startswith("~") or Path(name).expanduser().is_dir()
+
+
+def load_sentence_transformer(name: str, device: str | None = "auto") -> SentenceTransformer:
+    """A trainable SentenceTransformer for a registry name or a model folder."""
+    from sentence_transformers import SentenceTransformer
+
+    dev = resolve_device(device)
+    if _looks_like_path(str(name)):
+        path = Path(str(name)).expanduser().resolve()
+        check_st_folder(path)
+        try:
+            return SentenceTransformer(str(path), device=dev, trust_remote_code=False, local_files_only=True)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelLoadError(f"{path}: cannot load the sentence-transformers model ({str(exc).splitlines()[0]})") from None
+    try:
+        from domainteb.eval.models import load_model
+    except ImportError:
+        raise ModelLoadError(
+            f"base={name!r}: the model registry (domainteb.eval.models) is not installed; pass a model folder"
+        ) from None
+    encoder = load_model(str(name), device=dev, cache=False)
+    model = _unwrap(encoder)
+    if model is None:
+        raise ModelLoadError(
+            f"base={name!r} is not a sentence-transformers model ({type(encoder).__name__}); "
+            "fine-tuning and pruning need an embedding model such as minilm-l6"
+        )
+    return model
+
+
+def describe_base(name: str) -> str:
+    """A short human-readable identity of the base model for cards and tags."""
+    return str(Path(name).name) if _looks_like_path(str(name)) else str(name)

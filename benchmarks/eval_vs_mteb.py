@@ -1,0 +1,239 @@
+"""domainteb's evaluation against mteb 2.26 on the same tasks and model, in one process.
+
+Prints, measured in this run:
+
+* wall-time ratio domainteb / mteb (uncached domainteb run; target <= 0.5)
+* overhead ratio: domainteb wall time / time spent inside the model's own ``encode`` (<= 1.10)
+* cached re-run ratio: second domainteb run / first run (<= 0.05), twice: with every metric
+  recomputed from cached embeddings, and as the stage re-runs (result files reused)
+* the largest difference of any metric both libraries report (must be <= 1e-4)
+
+Both sides use the same sentence-transformers model object; mteb gets it through its own
+``SentenceTransformerEncoderWrapper``. Task data are converted to mteb task objects before
+timing starts (their conversion is not counted against mteb).
+
+    python benchmarks/eval_vs_mteb.py --domain medical --model minilm-l3 --size tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+import tempfile
+import time
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+
+from domainteb.core.tasks import list_tasks  # noqa: E402
+from domainteb.core.types import ColumnData, RetrievalData, Task, TaskType  # noqa: E402
+
+
+# ------------------------------------------------------------------ domainteb task → mteb task
+def _mteb_retrieval(data: RetrievalData) -> Any:
+    from datasets import Dataset
+    from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
+
+    return RetrievalSplitData(
+        corpus=Dataset.from_list([{"id": k, "title": v.get("title") or "", "text": v["text"]} for k, v in data.corpus.items()]),
+        queries=Dataset.from_list([{"id": k, "text": v} for k, v in data.queries.items()]),
+        relevant_docs=data.qrels,
+        top_ranked=data.top_ranked,
+    )
+
+
+def to_mteb(task: Task, split: str) -> Any | None:
+    """An mteb task object over the same split (``None`` when mteb has no equivalent)."""
+    from datasets import Dataset, DatasetDict
+    from mteb.abstasks.classification import AbsTaskClassification
+    from mteb.abstasks.clustering import AbsTaskClustering
+    from mteb.abstasks.pair_classification import AbsTaskPairClassification
+    from mteb.abstasks.retrieval import AbsTaskRetrieval
+    from mteb.abstasks.sts import AbsTaskSTS
+    from mteb.abstasks.task_metadata import TaskMetadata as MtebMetadata
+    from mteb.abstasks.text.bitext_mining import AbsTaskBitextMining
+    from mteb.abstasks.text.summarization import AbsTaskSummarization
+    from mteb.mocks.mock_tasks.retrieval import general_args
+
+    p = task.metadata.params
+    data = task.split(split)
+    attrs: dict[str, Any] = {}
+    t = task.type
+    mteb_type = t.value
+    if t in (TaskType.RETRIEVAL, TaskType.RERANKING):
+        base = AbsTaskRetrieval
+        dataset: Any = {"default": {split: _mteb_retrieval(data)}}
+        attrs["ignore_identical_ids"] = bool(p.get("ignore_identical_ids", False))
+        if "k_values" in p:
+            attrs["k_values"] = tuple(p["k_values"])
+    else:
+        assert isinstance(data, ColumnData)
+        cols = dict(data.columns)
+        splits = {split: Dataset.from_dict(cols)}
+        if t is TaskType.STS:
+            base, attrs = AbsTaskSTS, {"min_score": p.get("min_score", 0), "max_score": p.get("max_score", 5)}
+        elif t is TaskType.FIN_SUMMARIZATION:
+            if "score" not in cols:
+                return None
+            base, mteb_type = AbsTaskSTS, "STS"
+            attrs = {"min_score": p.get("min_score", 0), "max_score": p.get("max_score", 1)}
+            splits = {split: Dataset.from_dict({"sentence1": cols["text"], "sentence2": cols["summary"], "score": cols["score"]})}
+        elif t is TaskType.PAIR_CLASSIFICATION:
+            base = AbsTaskPairClassification
+        elif t is TaskType.CLASSIFICATION:
+            base = AbsTaskClassification
+            train = task.metadata.train_split or "train"
+            splits[train] = Dataset.from_dict(dict(task.split(train).columns))
+            attrs = {"train_split": train}
+            for key in ("n_experiments", "samples_per_label"):
+                if key in p:
+                    attrs[key] = p[key]
+        elif t is TaskType.CLUSTERING:
+            base = AbsTaskClustering
+            attrs = {"max_fraction_of_documents_to_embed": p.get("max_fraction_of_documents_to_embed")}
+            for key in ("max_document_to_embed", "max_documents_per_cluster", "n_clusters", "k_mean_batch_size"):
+                if key in p:
+                    attrs[key] = p[key]
+        elif t is TaskType.BITEXT_MINING:
+            base = AbsTaskBitextMining
+        elif t is TaskType.SUMMARIZATION:
+            base, attrs = AbsTaskSummarization, {"min_score": p.get("min_score", 0), "max_score": p.get("max_score", 5)}
+        else:
+            return None
+        dataset = DatasetDict(splits)
+    args = {**general_args, "eval_splits": [split]}
+    meta = MtebMetadata(type=mteb_type, name=task.name, main_score=task.metadata.main_score, **args)
+
+    def load_data(self: Any, num_proc: int | None = None, **kwargs: Any) -> None:
+        self.dataset = dataset
+        self.data_loaded = True
+
+    return type(f"Bench{task.name}", (base,), {"metadata": meta, "load_data": load_data, **attrs})()
+
+
+# ------------------------------------------------------------------ timing helpers
+class EncodeClock:
+    """Wraps the model's own ``encode`` and sums the seconds spent in it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.seconds, self.texts = inner, 0.0, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def encode(self, texts: Any, **kw: Any) -> np.ndarray:
+        start = time.perf_counter()
+        try:
+            return self.inner.encode(texts, **kw)
+        finally:
+            self.seconds += time.perf_counter() - start
+            self.texts += len(texts)
+
+
+def max_difference(ours: dict[str, float], theirs: dict[str, Any]) -> tuple[float, str]:
+    worst, key = 0.0, ""
+    for k, v in theirs.items():
+        if k not in ours or isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        a = math.nan if ours[k] is None else float(ours[k])  # NaN is stored as null
+        b = float(v)
+        if math.isnan(a) and math.isnan(b):
+            continue
+        d = abs(a - b) if not (math.isnan(a) or math.isnan(b)) else math.inf
+        if d > worst:
+            worst, key = d, k
+    return worst, key
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--domain", default="medical")
+    ap.add_argument("--model", default="minilm-l3")
+    ap.add_argument("--size", default="tiny")
+    ap.add_argument("--types", default="", help="comma-separated task types (default: all)")
+    ap.add_argument("--max-tasks", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=32)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    import mteb  # noqa: F401  (imported before timing)
+    from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
+
+    from domainteb.eval.cache import CachedEncoder
+    from domainteb.eval.models import load_model
+    from domainteb.eval.runner import evaluate_task
+
+    types = [s for s in args.types.split(",") if s] or None
+    specs = [s for s in list_tasks(domain=args.domain, benchmark="domainteb", types=types) if not s.availability()]
+    if args.max_tasks:
+        specs = specs[: args.max_tasks]
+    tasks = [s.build(size=args.size) for s in specs]
+    for t in tasks:
+        t.load()
+    pairs = [(t, split, to_mteb(t, split)) for t in tasks for split in t.metadata.eval_splits]
+    pairs = [p for p in pairs if p[2] is not None]
+    if not pairs:
+        print(f"no comparable tasks for domain={args.domain}", file=sys.stderr)
+        return 1
+    inner = load_model(args.model, device="cpu", cache=False)
+    st_model = inner.model
+    st_model.encode(["warm up"] * 4)  # first-call costs paid by neither side
+    mteb_model = SentenceTransformerEncoderWrapper(st_model)
+    enc_kwargs = {"batch_size": args.batch_size, "show_progress_bar": False}
+
+    # 1) mteb
+    mteb_scores: dict[tuple[str, str], dict[str, Any]] = {}
+    start = time.perf_counter()
+    for task, split, mt in pairs:
+        mteb_scores[(task.name, split)] = dict(mt.evaluate(mteb_model, split, encode_kwargs=enc_kwargs)["default"])
+    mteb_wall = time.perf_counter() - start
+
+    # 2) domainteb, empty embedding cache, then 3) the same again from the cache
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = EncodeClock(inner)
+        cached = CachedEncoder(clock, os.path.join(tmp, "cache"))
+        walls, ours = [], {}
+        for run in range(3):  # 0: empty cache, 1: embeddings cached, 2: results reused (resume)
+            start = time.perf_counter()
+            for task in tasks:
+                splits = [s for t, s, _ in pairs if t is task]
+                if not splits:
+                    continue
+                result, _, _ = evaluate_task(
+                    task, cached, output_dir=os.path.join(tmp, f"out{min(run, 1)}"), splits=splits,
+                    batch_size=args.batch_size, overwrite=run < 2,
+                )
+                if run == 0:
+                    for split in splits:
+                        ours[(task.name, split)] = result.scores[split][0].model_dump()
+            walls.append(time.perf_counter() - start)
+            if run == 0:
+                encode_seconds = clock.seconds
+    worst, worst_at = 0.0, ""
+    for key, theirs in mteb_scores.items():
+        d, k = max_difference(ours[key], theirs)
+        if d > worst:
+            worst, worst_at = d, f"{key[0]}/{key[1]}/{k}"
+
+    print(f"model {args.model}, domain {args.domain}, size {args.size}: {len(pairs)} task splits "
+          f"({', '.join(sorted({t.type.value for t, _, _ in pairs}))})")
+    print(f"mteb wall            {mteb_wall:8.2f} s")
+    print(f"domainteb wall       {walls[0]:8.2f} s   (model.encode {encode_seconds:.2f} s, {clock.texts} texts)")
+    print(f"domainteb cached     {walls[1]:8.2f} s   (metrics recomputed)")
+    print(f"domainteb resumed    {walls[2]:8.2f} s   (result files reused)")
+    print(f"wall-time ratio domainteb/mteb      {walls[0] / mteb_wall:6.3f}   (target <= 0.5)")
+    print(f"overhead ratio total/encode         {walls[0] / max(encode_seconds, 1e-9):6.3f}   (target <= 1.10)")
+    print(f"cached re-run ratio                 {walls[1] / walls[0]:6.3f}   (target <= 0.05; metrics recomputed)")
+    print(f"resumed re-run ratio                {walls[2] / walls[0]:6.3f}   (target <= 0.05; results reused)")
+    print(f"largest score difference            {worst:.2e}   (must be <= 1e-4){'  at ' + worst_at if worst_at else ''}")
+    return 0 if worst <= 1e-4 else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Chemistry offline tasks: PubChem identifiers and IARC groups (``chemicals``) and MeSH
+compound classes (``drug-named-entity-recognition``).
+
+Importing this package registers the tasks, the ``chemistry`` training corpus (train-split
+compounds described from their PubChem fields) and the chemistry training triplets.
+"""
+
+from __future__ import annotations
+
+from domainteb.domains.base import register_train_pairs, register_training_corpus, sample
+from domainteb.domains.chemistry import mesh, pubchem
+
+for _module in (pubchem, mesh):
+    _module.register()
+
+
+def training_corpus(n: int | None = None, seed: int = 0) -> list[dict[str, str]]:
+    """Train-split compound passages: common name, IUPAC name, formula, weight, SMILES, synonyms."""
+    return sample(pubchem.training_passages(), n, "chemistry-corpus", seed)
+
+
+def train_pairs(n: int = 1000, seed: int = 0) -> list[dict[str, str]]:
+    """(synonym, common name, same-formula isomer's common name) from train compounds."""
+    return sample(pubchem.training_triplets(), n, "chemistry-pairs", seed)
+
+
+register_training_corpus("chemistry", training_corpus)
+register_train_pairs("chemistry", train_pairs)

@@ -1,0 +1,92 @@
+"""MeSH compound classes of the drug dictionary in ``drug-named-entity-recognition==2.0.9`` → chemistry tasks.
+
+Each canonical drug with MeSH tree numbers under exactly one top-level "Chemicals and Drugs"
+branch (``D02`` organic chemicals, ``D03`` heterocyclic compounds, ``D12`` amino acids,
+peptides and proteins…) is labelled with that branch's MeSH heading. The text is the drug's
+name. Split entity: formula (or canonical name), salt ``chem-entity`` shared with PubChem.
+
+Tasks: ``ChemMeSHClassClassification`` (classifier trained on dev entities, scored on test)
+and ``ChemMeSHClassClustering``.
+"""
+
+from __future__ import annotations
+
+from domainteb.core.types import TaskType
+from domainteb.domains.base import LIMITS, BuiltSplit, TaskBuilder, columns, entity_partition, register_builder, stratified_sample
+from domainteb.domains.medical.drugs import CITATION, LICENSE
+from domainteb.domains.sources import DRUG_NER, drug_entity, drugs
+
+SALT = "chem-entity"
+#: MeSH 2025 top-level headings of tree D (Chemicals and Drugs).
+BRANCHES = {
+    "D01": "Inorganic Chemicals",
+    "D02": "Organic Chemicals",
+    "D03": "Heterocyclic Compounds",
+    "D04": "Polycyclic Compounds",
+    "D05": "Macromolecular Substances",
+    "D06": "Hormones, Hormone Substitutes, and Hormone Antagonists",
+    "D08": "Enzymes and Coenzymes",
+    "D09": "Carbohydrates",
+    "D10": "Lipids",
+    "D12": "Amino Acids, Peptides, and Proteins",
+    "D13": "Nucleic Acids, Nucleotides, and Nucleosides",
+    "D20": "Complex Mixtures",
+    "D23": "Biological Factors",
+    "D25": "Biomedical and Dental Materials",
+    "D26": "Pharmaceutical Preparations",
+    "D27": "Chemical Actions and Uses",
+}
+
+
+def labelled(part: str) -> tuple[list[dict[str, str]], set[str]]:
+    """Rows ``{"text", "label"}`` of one partition and the partition's entities."""
+    rows, entities, seen = [], set(), set()
+    for d in drugs().values():
+        ent = drug_entity(d)
+        if entity_partition(ent, SALT) != part:
+            continue
+        entities.add(ent)
+        tops = {t.split(".")[0] for t in d.mesh_tree} & set(BRANCHES)
+        if len(tops) == 1 and d.name.lower() not in seen:
+            seen.add(d.name.lower())
+            rows.append({"text": d.name, "label": BRANCHES[tops.pop()]})
+    return rows, entities
+
+
+def build_classification(size: str) -> dict[str, BuiltSplit]:
+    limits = LIMITS[size]
+    train_rows, train_ents = labelled("dev")
+    test_rows, test_ents = labelled("test")
+    train = stratified_sample(train_rows, lambda r: r["label"], limits.items, limits.min_class, "mesh", "train")
+    test = stratified_sample(test_rows, lambda r: r["label"], limits.items, limits.min_class, "mesh", "test")
+    labels = {r["label"] for r in train} & {r["label"] for r in test}
+    return {
+        "train": BuiltSplit(columns((r for r in train if r["label"] in labels), ("text", "label")), train_ents),
+        "test": BuiltSplit(columns((r for r in test if r["label"] in labels), ("text", "label")), test_ents),
+    }
+
+
+def build_clustering(size: str) -> dict[str, BuiltSplit]:
+    limits = LIMITS[size]
+    rows, ents = labelled("test")
+    rows = stratified_sample(rows, lambda r: r["label"], limits.items, limits.min_class, "mesh-clu")
+    return {"test": BuiltSplit(columns(({"sentences": r["text"], "labels": r["label"]} for r in rows), ("sentences", "labels")), ents)}
+
+
+BUILDERS = [
+    TaskBuilder(
+        name="ChemMeSHClassClassification", domain="chemistry", type=TaskType.CLASSIFICATION,
+        description="Classify a drug or chemical name into its MeSH Chemicals-and-Drugs branch (e.g. Heterocyclic Compounds).",
+        source=DRUG_NER, license=LICENSE, citation=CITATION, build=build_classification, train_split="train",
+    ),
+    TaskBuilder(
+        name="ChemMeSHClassClustering", domain="chemistry", type=TaskType.CLUSTERING,
+        description="Cluster drug and chemical names by MeSH Chemicals-and-Drugs branch.",
+        source=DRUG_NER, license=LICENSE, citation=CITATION, build=build_clustering,
+    ),
+]
+
+
+def register() -> None:
+    for b in BUILDERS:
+        register_builder(b)

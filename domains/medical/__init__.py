@@ -1,0 +1,32 @@
+"""Medical offline tasks: ICD-10-CM, HPO, GNU Health ICD-10 translations and drug names.
+
+Importing this package registers the tasks, the ``medical`` training corpus (train-split
+HPO definitions and ICD-10-CM codes with inclusion terms) and the medical training triplets.
+"""
+
+from __future__ import annotations
+
+from domainteb.domains.base import register_train_pairs, register_training_corpus, rng, sample
+from domainteb.domains.medical import drugs, gnuhealth, hpo, icd10cm
+
+for _module in (icd10cm, hpo, gnuhealth, drugs):
+    _module.register()
+
+
+def training_corpus(n: int | None = None, seed: int = 0) -> list[dict[str, str]]:
+    """Train-split passages: HPO 'name. definition Synonyms: …' and ICD-10-CM 'title. Includes: …'."""
+    passages = hpo.training_passages() + icd10cm.training_passages()
+    return sample(passages, n, "medical-corpus", seed)
+
+
+def train_pairs(n: int = 1000, seed: int = 0) -> list[dict[str, str]]:
+    """Real (query, positive, negative) triplets from train entities, half ICD-10-CM, half HPO."""
+    icd, lay = icd10cm.training_triplets(), hpo.training_triplets()
+    half = n // 2
+    out = sample(icd, half, "medical-pairs", seed, "icd") + sample(lay, n - min(half, len(icd)), "medical-pairs", seed, "hpo")
+    rng("medical-pairs-order", seed).shuffle(out)
+    return out[:n]
+
+
+register_training_corpus("medical", training_corpus)
+register_train_pairs("medical", train_pairs)

@@ -1,0 +1,190 @@
+"""``load_model``: registry names, local folders, hub ids and ``openai:<model>`` → an encoder.
+
+Resolution order: ``openai:`` prefix → registry name (``conf/model(s)/<name>.yaml``) → existing
+local folder → ``org/name`` hub id (only when a hub is reachable) → one-line error listing
+the registry. Dense encoders are wrapped in the embedding cache unless ``cache=False``; the
+lexical model is not (its TF-IDF state depends on call order).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from domainteb.core.encoder import Encoder, SearchModel
+from domainteb.core.errors import ConfigError, ModelLoadError
+from domainteb.core.registry import Registry
+from domainteb.eval.models.build import folder_revision, materialize
+from domainteb.eval.models.cross_encoder import CrossEncoderReranker
+from domainteb.eval.models.lexical import LexicalModel
+from domainteb.eval.models.openai_api import OpenAIEmbeddingEncoder
+from domainteb.eval.models.sentence_transformer import SentenceTransformerEncoder, load_st_folder, resolve_device
+from domainteb.eval.models.spec import ModelSpec, get_spec, registry_names, spec_location
+
+log = logging.getLogger(__name__)
+
+Loader = Callable[[ModelSpec, str], Any]
+LOADERS: Registry[Loader] = Registry("model loader")
+
+OPENAI_PREFIX = "openai:"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+PRECISIONS = ("float32", "float16", "bfloat16")
+
+
+@LOADERS.register("sentence_transformers")
+def _load_registry_st(spec: ModelSpec, device: str) -> SentenceTransformerEncoder:
+    folder = materialize(spec)
+    model = load_st_folder(folder, device=device)
+    return SentenceTransformerEncoder(
+        model, name=spec.name, revision=folder_revision(folder), display_name=spec.display_name,
+        labels=spec.labels, license=spec.license, prompts=spec.prompts, source=spec.reference or None,
+    )
+
+
+@LOADERS.register("cross_encoder")
+def _load_registry_cross_encoder(spec: ModelSpec, device: str) -> CrossEncoderReranker:
+    from sentence_transformers import CrossEncoder
+
+    folder = materialize(spec)
+    model = CrossEncoder(str(folder), device=resolve_device(device), trust_remote_code=False,
+                         local_files_only=True, max_length=spec.max_seq_length)
+    return CrossEncoderReranker(model, name=spec.name, revision=folder_revision(folder),
+                                display_name=spec.display_name, labels=spec.labels, license=spec.license,
+                                source=spec.reference or None)
+
+
+@LOADERS.register("bm25")
+def _load_lexical(spec: ModelSpec, device: str) -> LexicalModel:
+    try:
+        return LexicalModel(name=spec.name, display_name=spec.display_name, license=spec.license,
+                            labels=spec.labels, **spec.options)
+    except TypeError as exc:
+        raise ModelLoadError(f"{spec_location(spec.name)}: bad 'options' ({exc}); see LexicalModel's arguments") from None
+
+
+def check_st_folder(folder: Path) -> None:
+    """One-line error naming what a sentence-transformers folder lacks."""
+    if not folder.is_dir():
+        raise ModelLoadError(f"{folder}: not a folder; pass a sentence-transformers model folder")
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise ModelLoadError(f"{folder}: folder is not readable; fix its permissions")
+    if not (folder / "modules.json").is_file():
+        hint = " (it looks like a plain transformers model; save it with SentenceTransformer(...).save(path))" if (folder / "config.json").is_file() else ""
+        raise ModelLoadError(f"{folder}: no modules.json, so not a sentence-transformers folder{hint}")
+    if not any(next(folder.rglob(w), None) is not None for w in _WEIGHTS):
+        raise ModelLoadError(f"{folder}: no weights file ({' or '.join(_WEIGHTS)}); copy the complete model folder")
+
+
+def load_folder(folder: Path, *, device: str = "auto") -> SentenceTransformerEncoder:
+    """A local sentence-transformers folder (e.g. a fine-tuned or pruned model)."""
+    folder = folder.expanduser().resolve()
+    check_st_folder(folder)
+    try:
+        model = load_st_folder(folder, device=device)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"{folder}: cannot load as a sentence-transformers model ({str(exc).splitlines()[0]})") from None
+    extra: dict[str, Any] = {}
+    manifest = folder / "domainteb_model.json"
+    if manifest.is_file():
+        import json
+
+        extra = {k: v for k, v in json.loads(manifest.read_text(encoding="utf-8")).items() if k not in ("name", "revision")}
+    return SentenceTransformerEncoder(model, name=folder.name, revision=folder_revision(folder),
+                                      source=str(folder), extra_info=extra)
+
+
+def load_hub(repo_id: str, *, device: str = "auto") -> SentenceTransformerEncoder:
+    """A hub model, fetched (or found in the local HF cache) at a pinned commit."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+
+    repo, _, rev = repo_id.partition("@")
+    try:
+        path = Path(snapshot_download(repo, revision=rev or None))
+    except (LocalEntryNotFoundError, OSError) as exc:
+        offline = os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True")
+        why = "HF_HUB_OFFLINE is set" if offline else f"the hub is unreachable ({type(exc).__name__})"
+        raise ModelLoadError(
+            f"cannot fetch {repo!r}: {why} and it is not in the local HF cache; pass a local "
+            f"sentence-transformers folder instead (model=/path/to/folder) or a registry name ({', '.join(registry_names())})"
+        ) from None
+    except RepositoryNotFoundError:
+        raise ModelLoadError(f"{repo!r} is not a model on the hub; check the id or pass a local folder") from None
+    check_st_folder(path)
+    model = load_st_folder(path, device=device)
+    return SentenceTransformerEncoder(model, name=repo, revision=path.name, source=f"hf:{repo}@{path.name}")
+
+
+def _name_of(model: str | Mapping[str, Any]) -> str:
+    if isinstance(model, Mapping):  # a composed Hydra group entry, e.g. cfg.model from conf/model(s)/x.yaml
+        if "name" not in model:
+            raise ModelLoadError("model config has no 'name'; use model=<registry name|folder|hub id|openai:model>")
+        return str(model["name"])
+    return str(model).strip()
+
+
+def load_model(
+    name: str | Mapping[str, Any],
+    *,
+    device: str = "auto",
+    cache: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    precision: str = "float32",
+) -> Encoder | SearchModel:
+    """Resolve ``name`` to a ready encoder (or the BM25 search model); see the module doc.
+
+    ``device``: auto | cpu | cuda[:N]. ``precision``: float32 (default) | float16 | bfloat16 for
+    sentence-transformers models (mainly for GPUs; recorded in the revision and labels).
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision={precision!r} is not supported; use {', '.join(PRECISIONS)}")
+    name = _name_of(name)
+    if not name:
+        raise ModelLoadError(f"empty model name; known: {', '.join(registry_names())}")
+    model: Any
+    if name.startswith(OPENAI_PREFIX):
+        model = OpenAIEmbeddingEncoder(name[len(OPENAI_PREFIX):])
+    elif name in registry_names():
+        spec = get_spec(name)
+        model = LOADERS.get(spec.loader)(spec, device)
+    elif Path(name).expanduser().exists():
+        model = load_folder(Path(name), device=device)
+    elif name.startswith((".", "/", "~")) or os.sep in name.strip("/") and name.count("/") > 1:
+        raise ModelLoadError(f"{name}: folder does not exist; pass an existing sentence-transformers folder")
+    elif _HUB_ID.match(name.split("@")[0]):
+        model = load_hub(name, device=device)
+    else:
+        import difflib
+
+        close = difflib.get_close_matches(name, registry_names(), n=2)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ModelLoadError(
+            f"unknown model {name!r}; known: {', '.join(registry_names())}, a local folder, an org/name hub id, "
+            f"or openai:<model>.{hint}"
+        )
+    if precision != "float32":
+        if not isinstance(model, SentenceTransformerEncoder):
+            raise ConfigError(f"precision={precision} applies to sentence-transformers models only, not {model.name}")
+        model.set_precision(precision)
+    if cache and getattr(model, "cacheable", True) and hasattr(model, "encode"):
+        from domainteb.eval.cache import CachedEncoder
+
+        model = CachedEncoder(model, cache_dir)
+    log.info("loaded model %s (revision %s)", model.name, str(model.revision)[:16])
+    return model
+
+
+def list_models() -> list[dict[str, Any]]:
+    """Registry models with their identity facts (no weights are loaded)."""
+    rows = []
+    for name in registry_names():
+        spec = get_spec(name)
+        rows.append({"name": spec.name, "display_name": spec.display_name, "loader": spec.loader,
+                     "labels": spec.labels, "license": spec.license, "n_parameters": spec.n_parameters,
+                     "embed_dim": spec.embed_dim, "reference": spec.reference})
+    return rows

@@ -1,0 +1,158 @@
+"""The :class:`~domainteb.core.encoder.Encoder` over a sentence-transformers model folder.
+
+Prompts come from the model's ``config_sentence_transformers.json`` (``query``/``document``,
+with ``passage`` accepted for ``document``; ``<task>-<type>`` and ``<task>`` keys win when
+present, as in mteb). ``SentenceTransformer.encode`` already sorts inputs by length and
+restores the order, so texts are passed in one call (sorting them again would pay twice).
+Embeddings are returned as the model produces them: models with a Normalize module are unit
+length, others (paraphrase-MiniLM-L3) are not; evaluators compute cosine themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from domainteb.core.encoder import PromptType
+from domainteb.core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_PROMPT_ALIASES: dict[str, tuple[str, ...]] = {"query": ("query",), "document": ("document", "passage", "doc")}
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when available, else ``cpu``; other values pass through."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def pick_prompt(prompts: dict[str, str], prompt_type: str | None, task_name: str | None) -> str | None:
+    """The prompt text for a task/prompt type (``None`` when the model has none)."""
+    names: list[str] = []
+    for alias in _PROMPT_ALIASES.get(prompt_type or "", ()):
+        if task_name:
+            names.append(f"{task_name}-{alias}")
+    if task_name:
+        names.append(task_name)
+    names.extend(_PROMPT_ALIASES.get(prompt_type or "", ()))
+    for name in names:
+        if name in prompts:
+            return prompts[name] or None
+    return None
+
+
+class SentenceTransformerEncoder:
+    """Embeds texts with a loaded ``SentenceTransformer``; identity = name + weights revision."""
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        name: str,
+        revision: str,
+        display_name: str | None = None,
+        labels: Sequence[str] = (),
+        license: str | None = None,
+        prompts: dict[str, str] | None = None,
+        source: str | None = None,
+        extra_info: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.name = name
+        self.revision = revision
+        self.display_name = display_name or name
+        self.labels = list(labels)
+        self.license = license
+        self.source = source
+        self.prompts = {**(getattr(model, "prompts", None) or {}), **(prompts or {})}
+        self._extra = dict(extra_info or {})
+
+    def set_precision(self, precision: str) -> None:
+        """Run the model in ``float16``/``bfloat16`` (GPU speed-up); outputs stay float32.
+
+        The precision becomes part of the revision (and so of the embedding-cache key) and a label.
+        """
+        import torch
+
+        dtypes = {"float16": torch.float16, "bfloat16": torch.bfloat16}
+        if precision == "float32":
+            return
+        if precision not in dtypes:
+            raise ConfigError(f"precision={precision!r} is not supported; use float32, float16 or bfloat16")
+        self.model.to(dtypes[precision])
+        self.revision = f"{self.revision}+{precision}"
+        self.labels.append(precision)
+
+    def prompt_for(self, prompt_type: PromptType | None, task_name: str | None = None) -> str | None:
+        """The prompt text ``encode`` applies for these arguments (part of the cache key)."""
+        return pick_prompt(self.prompts, prompt_type, task_name)
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        prompt_type: PromptType | None = None,
+        task_name: str | None = None,
+        batch_size: int = 32,
+        show_progress: bool = False,
+    ) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.embed_dim), dtype=np.float32)
+        prompt = self.prompt_for(prompt_type, task_name)
+        out = self.model.encode(
+            texts,
+            prompt=prompt or "",  # "" (not None): never let a default_prompt_name apply unseen
+            batch_size=batch_size,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+            normalize_embeddings=False,
+        )
+        if hasattr(out, "float"):  # a torch tensor (low-precision runs)
+            out = out.float().cpu().numpy()
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    @property
+    def embed_dim(self) -> int:
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @property
+    def max_seq_length(self) -> int | None:
+        value = getattr(self.model, "max_seq_length", None)
+        return int(value) if value is not None else None
+
+    @property
+    def normalizes(self) -> bool:
+        return any(type(m).__name__ == "Normalize" for m in self.model.modules())
+
+    def model_info(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "display_name": self.display_name,
+            "revision": self.revision,
+            "n_parameters": int(sum(p.numel() for p in self.model.parameters())),
+            "embed_dim": self.embed_dim,
+            "license": self.license,
+            "labels": list(self.labels),
+            "max_seq_length": self.max_seq_length,
+            "prompts": dict(self.prompts),
+            "normalized": self.normalizes,
+            "source": self.source,
+            **self._extra,
+        }
+
+
+def load_st_folder(folder: Path, *, device: str = "auto") -> Any:
+    """``SentenceTransformer`` from a local folder (no remote code, never the hub)."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(folder), device=resolve_device(device), trust_remote_code=False, local_files_only=True)
