@@ -81,11 +81,25 @@ def _rewrite(args: Sequence[str], aliases: dict[str, str]) -> list[str]:
     return out
 
 
+NOISY_LOGGERS = ("sentence_transformers", "transformers", "datasets", "mlflow", "httpx", "httpx2", "urllib3",
+                 "alembic", "bm25s", "huggingface_hub", "filelock", "openai", "matplotlib")
+
+
+def _quiet_environment() -> None:
+    """Defaults that keep third-party libraries quiet unless ``verbose=true``."""
+    import os
+
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
 def _configure_logging(verbose: bool) -> None:
     level = logging.INFO if verbose else logging.WARNING
     logging.getLogger("domainteb").setLevel(level)
-    for noisy in ("sentence_transformers", "transformers", "datasets", "mlflow", "httpx", "urllib3", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.ERROR if not verbose else logging.WARNING)
+    for noisy in NOISY_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
 def run_stage(stage: Stage, args: Sequence[str]) -> int:
@@ -120,6 +134,7 @@ def run_stage(stage: Stage, args: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    _quiet_environment()
     if not args or args[0] in {"-h", "--help", "help"}:
         print(usage())
         return 0

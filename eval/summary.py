@@ -46,12 +46,14 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_rich(domain: str, table: pd.DataFrame) -> Table:
+    """Printed transposed (tasks as rows, models as columns) so it fits a terminal."""
     rich_table = Table(title=f"domainteb — {domain} (main scores ×100)", show_lines=False)
-    rich_table.add_column("model", style="bold")
+    rich_table.add_column("task", style="bold", overflow="fold")
+    for model in table.index:
+        rich_table.add_column(str(model), justify="right", overflow="fold")
     for col in table.columns:
-        rich_table.add_column(str(col), justify="right", style="cyan" if col == "average" else None)
-    for model, row in table.iterrows():
-        rich_table.add_row(str(model), *["" if pd.isna(v) else f"{v:.2f}" for v in row])
+        style = "bold cyan" if col == "average" else ("cyan" if str(col).startswith("avg ") else None)
+        rich_table.add_row(str(col), *["" if pd.isna(v) else f"{v:.2f}" for v in table[col]], style=style)
     return rich_table
 
 
