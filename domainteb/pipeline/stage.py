@@ -54,7 +54,7 @@ def build_steps(cfg: DictConfig) -> list[str]:
     adapt = str(cfg.adapt)
     if adapt not in ADAPT_CHOICES:
         raise ConfigError(f"adapt={adapt!r} is not a pipeline option; use adapt=finetune or adapt=gaprune")
-    return ["synth", "finetune", *(["gaprune"] if adapt == "gaprune" else []), "eval", "report", "leaderboard"]
+    return ["synth", "training-data", "finetune", *(["gaprune"] if adapt == "gaprune" else []), "eval", "report", "leaderboard"]
 
 
 def run(cfg: DictConfig) -> int:
@@ -75,13 +75,23 @@ def run(cfg: DictConfig) -> int:
             outputs=lambda out, c: {"pairs": str(out / "pairs.jsonl")}, patch=_copy_llm(cfg),
         )
         done["synth"] = _execute(synth, work_dir, cfg, console)
-        pairs = done["synth"].outputs["pairs"]
+        from domainteb.pipeline import training_data
+
+        mix = Step(
+            "training-data", "", [], training_data.run,
+            outputs=lambda out, c: {"pairs": str(out / "pairs.jsonl")},
+            inputs={"synth": done["synth"].key},
+            config={"synth_pairs": done["synth"].outputs["pairs"], "domain": domain,
+                    "real_pairs": int(cfg.real_pairs), "seed": int(cfg.seed)},
+        )
+        done["training-data"] = _execute(mix, work_dir, cfg, console)
+        pairs = done["training-data"].outputs["pairs"]
         finetune = Step(
             "finetune", "adapt",
             ["adapt=finetune", f"base={_quote(str(cfg.base))}", f"domain={domain}", f"data={_quote(pairs)}",
              *cfg.finetune_overrides],
             _stage_fn("adapt"), outputs=lambda out, c: {"model": str(out / "model")},
-            inputs={"synth": done["synth"].key},
+            inputs={"data": done["training-data"].key},
         )
         done["finetune"] = _execute(finetune, work_dir, cfg, console)
         model_step = done["finetune"]

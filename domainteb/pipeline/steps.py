@@ -89,9 +89,14 @@ class Step:
     own_output_dir: bool = True
     #: config tweaks applied after composing (e.g. the parent's llm block).
     patch: Callable[[DictConfig], None] | None = None
+    #: a ready config instead of composing ``config_name`` (for steps with no stage of their own).
+    config: dict[str, Any] | None = None
 
     def execute(self, work_dir: Path, parent: DictConfig) -> StepResult:
-        cfg = compose_stage(self.config_name, self.overrides, inherit=parent)
+        if self.config is not None:
+            cfg = OmegaConf.create(self.config)
+        else:
+            cfg = compose_stage(self.config_name, self.overrides, inherit=parent)
         if self.patch is not None:
             with open_dict(cfg):
                 self.patch(cfg)

@@ -88,7 +88,9 @@ def folder_revision(folder: Path) -> str:
     """Revision of a model folder: its manifest's, else the weights digest (memoised by size/mtime)."""
     manifest = folder / MANIFEST
     if manifest.is_file():
-        return json.loads(manifest.read_text(encoding="utf-8"))["revision"]
+        revision = json.loads(manifest.read_text(encoding="utf-8")).get("revision")
+        if revision:
+            return str(revision)
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
     stamp = [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
     memo = cache_root() / "revisions" / f"{stable_hash(stamp)}.txt"

@@ -89,12 +89,16 @@ def load_folder(folder: Path, *, device: str = "auto") -> SentenceTransformerEnc
     except (OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"{folder}: cannot load as a sentence-transformers model ({str(exc).splitlines()[0]})") from None
     extra: dict[str, Any] = {}
+    # adapt's output is <run>/model: name it after the run folder unless the manifest names it
+    name = folder.parent.name if folder.name == "model" else folder.name
     manifest = folder / "domainteb_model.json"
     if manifest.is_file():
         import json
 
-        extra = {k: v for k, v in json.loads(manifest.read_text(encoding="utf-8")).items() if k not in ("name", "revision")}
-    return SentenceTransformerEncoder(model, name=folder.name, revision=folder_revision(folder),
+        record = json.loads(manifest.read_text(encoding="utf-8"))
+        name = str(record.get("name") or name)
+        extra = {k: v for k, v in record.items() if k not in ("name", "revision")}
+    return SentenceTransformerEncoder(model, name=name, revision=folder_revision(folder),
                                       source=str(folder), extra_info=extra)
 
 
