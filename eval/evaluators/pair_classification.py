@@ -59,8 +59,19 @@ def threshold_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float
         i = int(np.argmax(f))
         if f[i] > 0:
             f1, precision, recall = float(f[i]), float(p[i]), float(r[i])
-    ap = float(average_precision_score(labels, scores))
+    ap = average_precision(s, lab) if total_pos else float(average_precision_score(labels, scores))
     return {"accuracy": best_acc, "f1": f1, "precision": precision, "recall": recall, "ap": ap}
+
+
+def average_precision(sorted_scores: np.ndarray, sorted_labels: np.ndarray) -> float:
+    """scikit-learn's ``average_precision_score`` for scores sorted descending (ties grouped),
+    vectorised: the bootstrap recomputes it thousands of times."""
+    n = len(sorted_scores)
+    last_of_tie = np.r_[np.flatnonzero(sorted_scores[:-1] != sorted_scores[1:]), n - 1]
+    tps = np.cumsum(sorted_labels == 1)[last_of_tie].astype(np.float64)
+    precision = tps / (last_of_tie + 1)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 @register(TaskType.PAIR_CLASSIFICATION)
