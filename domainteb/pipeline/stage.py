@@ -1,4 +1,4 @@
-"""The ``pipeline`` stage: synth → fine-tune (→ prune + retrain) → eval → report → leaderboard.
+"""The ``pipeline`` stage: synth → fine-tune (→ prune + retrain) → eval → profile → report → leaderboard.
 
 Everything runs under one MLflow parent run (``pipeline-<domain>``); each step's own stage
 opens a nested run. See :mod:`domainteb.pipeline.steps` for how steps are skipped/resumed.
@@ -54,7 +54,7 @@ def build_steps(cfg: DictConfig) -> list[str]:
     adapt = str(cfg.adapt)
     if adapt not in ADAPT_CHOICES:
         raise ConfigError(f"adapt={adapt!r} is not a pipeline option; use adapt=finetune or adapt=gaprune")
-    return ["synth", "training-data", "finetune", *(["gaprune"] if adapt == "gaprune" else []), "eval", "report", "leaderboard"]
+    return ["synth", "training-data", "finetune", *(["gaprune"] if adapt == "gaprune" else []), "eval", "profile", "report", "leaderboard"]
 
 
 def run(cfg: DictConfig) -> int:
@@ -116,6 +116,13 @@ def run(cfg: DictConfig) -> int:
             inputs={"model": model_step.key}, own_output_dir=False,
         )
         done["eval"] = _execute(evaluation, work_dir, cfg, console)
+        profile = Step(
+            "profile", "profile",
+            [f"domain={domain}", f"size={cfg.size}", f"output_dir={_quote(results_dir)}"],
+            _stage_fn("profile"), outputs=lambda out, c: {"profile": str(Path(results_dir) / "profiles" / f"{domain}.json")},
+            own_output_dir=False,
+        )
+        done["profile"] = _execute(profile, work_dir, cfg, console)
         report = Step(
             "report", "report",
             [f"results_dir={_quote(results_dir)}", f"adapted={_quote(str(cfg.adapted_name))}",
