@@ -155,11 +155,13 @@ def evaluate_task(
     start = time.perf_counter()
     scores: dict[str, dict[str, Any]] = {}
     items: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
     task.load()
     for split in splits:
         out = evaluate_split(task, split, timed, batch_size=batch_size, seed=seed, show_progress=show_progress)
         scores[split] = {k: float(v) if isinstance(v, (int, float)) else v for k, v in out.metrics.items()}
         items[split] = out.items
+        settings[split] = getattr(out, "settings", {})
     elapsed = time.perf_counter() - start
     meta = task.metadata
     result = make_result(
@@ -175,6 +177,7 @@ def evaluate_task(
             "benchmark": meta.benchmark,
             "main_score_name": meta.main_score,
             "encode_time": timed.encode_seconds - encode_before,
+            "settings": settings,
             "task_metadata": {k: v for k, v in meta.model_dump(mode="json").items() if k not in {"citation"}},
             "items": items,
         },

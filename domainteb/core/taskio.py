@@ -38,6 +38,12 @@ SCHEMAS: dict[TaskType, dict[str, Any]] = {
     TaskType.FIN_SUMMARIZATION: {"text": str, "summary": str},
 }
 
+#: columns a type may carry in every row (read when the first row has them), e.g. FinMTEB's
+#: gold relevance of a summary.
+OPTIONAL_COLUMNS: dict[TaskType, dict[str, Any]] = {
+    TaskType.FIN_SUMMARIZATION: {"score": _NUM},
+}
+
 
 def is_beir_folder(path: Path) -> bool:
     return (path / "corpus.jsonl").is_file() and (path / "queries.jsonl").is_file() and (path / "qrels").is_dir()
@@ -94,9 +100,14 @@ def load_splits(folder: Path, metadata: TaskMetadata) -> dict[str, SplitData]:
 
 
 def _load_columns(path: Path, task_type: TaskType) -> ColumnData:
-    schema = SCHEMAS[task_type]
+    schema = dict(SCHEMAS[task_type])
     columns: dict[str, list[Any]] = {c: [] for c in schema}
     for lineno, rec in iter_jsonl(path):
+        if not columns[next(iter(columns))]:  # first row decides which optional columns exist
+            for col, kind in OPTIONAL_COLUMNS.get(task_type, {}).items():
+                if col in rec:
+                    schema[col] = kind
+                    columns[col] = []
         for col, kind in schema.items():
             value = require_field(rec, col, path, lineno, kind)
             if isinstance(value, str) and not value.strip():

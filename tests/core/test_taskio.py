@@ -95,3 +95,17 @@ def test_reranking_rows_become_candidate_lists(tmp_path: Path) -> None:
     assert isinstance(data, RetrievalData)
     assert len(data.top_ranked["q0"]) == 3
     assert sum(data.qrels["q0"].values()) == 1
+
+
+def test_optional_gold_score_column_for_fin_summarization(tmp_path: Path) -> None:
+    folder = tmp_path / "finsum"
+    folder.mkdir()
+    (folder / "domainteb.json").write_text('{"type": "FinSummarization"}')
+    rows = [{"text": "Revenue rose 4%.", "summary": "Revenue up", "score": 1.0},
+            {"text": "Costs fell.", "summary": "Costs down", "score": 0.5}]
+    (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert load_task_folder(folder).split("test").columns["score"] == [1.0, 0.5]
+    rows[1].pop("score")
+    (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(TaskDataError, match=r"test.jsonl:2: missing field 'score'"):
+        load_task_folder(folder).load()
