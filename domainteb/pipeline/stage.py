@@ -51,7 +51,7 @@ def mark_adapted_model(model_dir: Path, *, name: str, base: str, domain: str, me
 
 
 def build_steps(cfg: DictConfig) -> list[str]:
-    adapt = str(cfg.adapt)
+    adapt = str(cfg.adapt_method)
     if adapt not in ADAPT_CHOICES:
         raise ConfigError(f"adapt={adapt!r} is not a pipeline option; use adapt=finetune or adapt=gaprune")
     return ["synth", "training-data", "finetune", *(["gaprune"] if adapt == "gaprune" else []), "eval", "profile", "report", "leaderboard"]
@@ -68,7 +68,7 @@ def run(cfg: DictConfig) -> int:
 
     console = Console()
     with tracker.run(f"pipeline-{domain}", tags={"stage": "pipeline", "domain": domain, "base": cfg.base,
-                                                 "method": cfg.adapt}):
+                                                 "method": cfg.adapt_method}):
         tracker.log_params({"pipeline": OmegaConf.to_container(cfg, resolve=True)})
         synth = Step(
             "synth", "synth", [f"domain={domain}", *cfg.synth_overrides], _stage_fn("synth"),
@@ -106,7 +106,7 @@ def run(cfg: DictConfig) -> int:
             done["gaprune"] = model_step = _execute(prune, work_dir, cfg, console)
         adapted_dir = Path(model_step.outputs["model"])
         mark_adapted_model(adapted_dir, name=str(cfg.adapted_name), base=str(cfg.base), domain=domain,
-                           method=str(cfg.adapt), pairs=pairs)
+                           method=str(cfg.adapt_method), pairs=pairs)
         models = [str(adapted_dir), *[str(b) for b in cfg.baselines]]
         evaluation = Step(
             "eval", "eval",

@@ -19,9 +19,12 @@ from fault_server import FaultPlan, FaultServer  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
-def pipeline_args(base_url: str) -> list[str]:
+def pipeline_args(base_url: str, method: str = "finetune") -> list[str]:
     return [
         "pipeline", "domain=medical", "size=tiny", "base=minilm-l3", "baselines=[bm25]", "real_pairs=64",
+        f"adapt={method}",
+        "gaprune_overrides=['sparsity=0.5','retrain_steps=2','adapt.n_calibration=16','adapt.held_out=8',"
+        "'adapt.eval_task=null','adapt.general_eval_task=null']",
         "llm=openai", f"llm.base_url={base_url}", "llm.model=fault-model", "llm.api_key_env=null",
         "synth_overrides=['n_passages=4','queries_per_passage=2','timeout_s=10']",
         "finetune_overrides=['adapt.max_steps=2','adapt.eval_task=null','adapt.batch_size=16']",
@@ -30,14 +33,15 @@ def pipeline_args(base_url: str) -> list[str]:
     ]
 
 
-def test_pipeline_runs_then_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+@pytest.mark.parametrize("method", ["finetune", "gaprune"])
+def test_pipeline_runs_then_resumes(method: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     with FaultServer(FaultPlan(rate=0.0)) as server:
-        assert main(pipeline_args(server.base_url)) == 0
+        assert main(pipeline_args(server.base_url, method)) == 0
         first = capsys.readouterr().out
         calls = server.stats.requests
         assert calls > 0
-        adapted = "minilm-l3-medical-finetune"
+        adapted = f"minilm-l3-medical-{method}"
         files = sorted((tmp_path / "results" / adapted).glob("*.json"))
         assert {f.stem for f in files} == {"MedICD10SynonymRetrieval", "MedHPODefinitionRetrieval", "MedDrugSynonymReranking"}
         info = read_result(files[0]).domainteb["model"]
@@ -50,17 +54,24 @@ def test_pipeline_runs_then_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert "leaderboard" in first and "MLflow store" in first
 
         # a rerun changes nothing: every step is up to date and the LLM is not called again
-        assert main(pipeline_args(server.base_url)) == 0
+        assert main(pipeline_args(server.base_url, method)) == 0
         second = capsys.readouterr().out
         assert server.stats.requests == calls
-    for step in ("synth", "training-data", "finetune", "eval", "profile", "report", "leaderboard"):
+    steps = ["synth", "training-data", "finetune", "eval", "profile", "report", "leaderboard"]
+    if method == "gaprune":
+        steps.append("gaprune")
+        assert "gaprune" in info["labels"]
+        assert list((tmp_path / "outputs" / "pipeline" / "medical").glob("gaprune-*/prune_report.json"))
+    for step in steps:
         assert f"{step}: up to date" in second, second
 
     runs = mlflow.search_runs(experiment_names=["domainteb"], output_format="list")
-    parents = [r for r in runs if r.data.tags.get("stage") == "pipeline"]
+    parents = {r.info.run_id for r in runs if r.data.tags.get("stage") == "pipeline" and r.data.tags.get("method") == method}
     assert parents
-    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[-1].info.run_id]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") in parents]
     assert {r.data.tags.get("stage") for r in children} >= {"synth", "adapt", "eval"}
+    if method == "gaprune":
+        assert {r.data.tags.get("method") for r in children if r.data.tags.get("stage") == "adapt"} >= {"finetune", "gaprune"}
 
 
 def test_bad_adapt_choice_is_a_one_line_error(capsys) -> None:
