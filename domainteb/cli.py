@@ -125,7 +125,7 @@ def run_stage(stage: Stage, args: Sequence[str]) -> int:
         statuses.append(int(status or 0))
 
     argv = sys.argv
-    sys.argv = [f"domainteb-{stage.name}", *_rewrite(args, stage.aliases)]
+    sys.argv = [f"domainteb-{stage.name}", *_rewrite(args, stage.aliases), f"hydra.job.name={stage.name}"]
     try:
         hydra.main(version_base=None, config_path="pkg://domainteb.conf", config_name=stage.config)(job)()
     finally:
