@@ -196,6 +196,13 @@ def register_builder(builder: TaskBuilder) -> TaskBuilder:
     return builder
 
 
+def register_builders(*modules: Any) -> None:
+    """Register every builder listed in each module's ``BUILDERS``."""
+    for module in modules:
+        for builder in module.BUILDERS:
+            register_builder(builder)
+
+
 # --- training corpora and calibration triplets ---------------------------------------------
 
 #: domain -> function(n, seed) returning real (query, positive, negative) triplets from train entities.

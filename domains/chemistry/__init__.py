@@ -7,11 +7,10 @@ compounds described from their PubChem fields) and the chemistry training triple
 
 from __future__ import annotations
 
-from domainteb.domains.base import register_train_pairs, register_training_corpus, sample
+from domainteb.domains.base import register_builders, register_train_pairs, register_training_corpus, sample
 from domainteb.domains.chemistry import mesh, pubchem
 
-for _module in (pubchem, mesh):
-    _module.register()
+register_builders(pubchem, mesh)
 
 
 def training_corpus(n: int | None = None, seed: int = 0) -> list[dict[str, str]]:

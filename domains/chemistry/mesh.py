@@ -12,7 +12,7 @@ and ``ChemMeSHClassClustering``.
 from __future__ import annotations
 
 from domainteb.core.types import TaskType
-from domainteb.domains.base import LIMITS, BuiltSplit, TaskBuilder, columns, entity_partition, register_builder, stratified_sample
+from domainteb.domains.base import LIMITS, BuiltSplit, TaskBuilder, columns, entity_partition, stratified_sample
 from domainteb.domains.medical.drugs import CITATION, LICENSE
 from domainteb.domains.sources import DRUG_NER, drug_entity, drugs
 
@@ -86,7 +86,3 @@ BUILDERS = [
     ),
 ]
 
-
-def register() -> None:
-    for b in BUILDERS:
-        register_builder(b)

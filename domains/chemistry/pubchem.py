@@ -29,7 +29,6 @@ from domainteb.domains.base import (
     TaskBuilder,
     columns,
     entity_partition,
-    register_builder,
     retrieval_split,
     sample,
     stratified_sample,
@@ -232,10 +231,6 @@ BUILDERS = [
     ),
 ]
 
-
-def register() -> None:
-    for b in BUILDERS:
-        register_builder(b)
 
 
 def training_passages() -> list[dict[str, str]]:

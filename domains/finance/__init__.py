@@ -12,11 +12,10 @@ Importing this package registers the tasks, the ``finance`` training corpus and 
 
 from __future__ import annotations
 
-from domainteb.domains.base import register_train_pairs, register_training_corpus, sample
+from domainteb.domains.base import register_builders, register_train_pairs, register_training_corpus, sample
 from domainteb.domains.finance import gaap, tickers, tryton
 
-for _module in (gaap, tickers, tryton):
-    _module.register()
+register_builders(gaap, tickers, tryton)
 
 
 def training_corpus(n: int | None = None, seed: int = 0) -> list[dict[str, str]]:

@@ -28,7 +28,6 @@ from domainteb.domains.base import (
     TaskBuilder,
     columns,
     entity_partition,
-    register_builder,
     retrieval_split,
     rng,
     sample,
@@ -183,10 +182,6 @@ BUILDERS = [
     ),
 ]
 
-
-def register() -> None:
-    for b in BUILDERS:
-        register_builder(b)
 
 
 def training_passages() -> list[dict[str, str]]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from domainteb.core.errors import TaskDataError
 from domainteb.core.types import TaskType
-from domainteb.domains.base import LIMITS, BuiltSplit, TaskBuilder, columns, entity_partition, register_builder, stratified_sample
+from domainteb.domains.base import LIMITS, BuiltSplit, TaskBuilder, columns, entity_partition, stratified_sample
 from domainteb.domains.sources import clean, package_file
 
 SPEC = "pytickersymbols==1.17.10"
@@ -111,10 +111,6 @@ BUILDERS = [
     ),
 ]
 
-
-def register() -> None:
-    for b in BUILDERS:
-        register_builder(b)
 
 
 def training_passages() -> list[dict[str, str]]:

@@ -4,11 +4,11 @@ corpus and the ``general`` triplets."""
 
 from __future__ import annotations
 
-from domainteb.domains.base import register_train_pairs, register_training_corpus
+from domainteb.domains.base import register_builders, register_train_pairs, register_training_corpus
 from domainteb.domains.general import wordnet
 from domainteb.domains.general.wordnet import general_corpus, general_triplets
 
-wordnet.register()
+register_builders(wordnet)
 register_training_corpus("general", general_corpus)
 register_train_pairs("general", general_triplets)
 

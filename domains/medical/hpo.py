@@ -27,7 +27,6 @@ from domainteb.domains.base import (
     TaskBuilder,
     columns,
     entity_partition,
-    register_builder,
     retrieval_split,
     rng,
     sample,
@@ -268,10 +267,6 @@ BUILDERS = [
     ),
 ]
 
-
-def register() -> None:
-    for b in BUILDERS:
-        register_builder(b)
 
 
 def training_passages() -> list[dict[str, str]]:
