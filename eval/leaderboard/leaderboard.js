@@ -19,7 +19,7 @@
   }
   function isNum(v) { return typeof v === "number" && isFinite(v); }
   function fmt(v) { return isNum(v) ? (100 * v).toFixed(2) : ""; }
-  function millions(n) { return isNum(n) ? (n / 1e6 >= 100 ? (n / 1e6).toFixed(0) : (n / 1e6).toFixed(1)) : ""; }
+  function millions(n) { return isNum(n) && n > 0 ? (n / 1e6 >= 100 ? (n / 1e6).toFixed(0) : (n / 1e6).toFixed(1)) : ""; }
 
   function tasksOf(type) { return D.tasks.filter(function (t) { return type === "all" || t.type === type; }); }
 
@@ -182,6 +182,9 @@
           td.appendChild(b);
           if (m.kind === "adapted") { td.appendChild(el("span", { "class": "badge adapted" }, "adapted")); }
           if (m.access === "api") { td.appendChild(el("span", { "class": "badge api" }, "API")); }
+          if ((m.labels || []).indexOf("int8-dequantized") >= 0) {
+            td.appendChild(el("span", { "class": "badge", title: "fp32 weights rebuilt from an int8 ONNX export: scores differ from the published model" }, "int8-dequantized"));
+          }
         } else if (c.key === "size") { td.textContent = millions(m.n_parameters); }
         else if (c.key === "dim") { td.textContent = isNum(m.embed_dim) ? String(m.embed_dim) : ""; }
         else {
