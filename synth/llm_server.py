@@ -258,11 +258,11 @@ def serve(cfg: Any) -> int:
     if cfg.get("port"):
         llm["port"] = int(cfg.port)
     server = server_from_config(llm)
-    with server:
-        print(f"serving {server.model_path.name} at {server.base_url} as model {server.model_alias!r}; Ctrl-C stops it")
-        try:
+    try:  # Ctrl-C may also land while the server is still starting: start() cleans up then too
+        with server:
+            print(f"serving {server.model_path.name} at {server.base_url} as model {server.model_alias!r}; Ctrl-C stops it")
             while server.proc is not None and server.proc.poll() is None:
                 time.sleep(0.5)
-        except KeyboardInterrupt:
-            return 0
+    except KeyboardInterrupt:
+        return 0
     raise ModelLoadError(f"the local LLM server exited on its own (log {server.log_path}: {server._log_tail()})")
