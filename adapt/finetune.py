@@ -160,6 +160,9 @@ class TrainResult:
     eval_history: list[dict[str, float]] = field(default_factory=list)
     log_history: list[dict[str, Any]] = field(default_factory=list)
     is_main_process: bool = True
+    device: str = "cpu"
+    precision: str = "fp32"
+    world_size: int = 1
 
 
 def _precision(precision: str, on_cuda: bool) -> dict[str, bool]:
@@ -309,6 +312,9 @@ def train_model(
         eval_history=history,
         log_history=list(state.log_history),
         is_main_process=trainer.is_world_process_zero(),
+        device=str(trainer.args.device),
+        precision="bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
+        world_size=int(trainer.args.world_size),
     )
 
 

