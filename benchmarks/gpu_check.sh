@@ -23,8 +23,11 @@ N_CALIBRATION=${N_CALIBRATION:-512}
 RETRAIN_STEPS=${RETRAIN_STEPS:-100}
 SPEED_RETRAIN_STEPS=${SPEED_RETRAIN_STEPS:-50}
 N_TEXTS=${N_TEXTS:-2048}
+DATA=${DATA:-}                    # pairs JSONL; empty: the domain suite's real training pairs
 DT="$PY -m domainteb.cli"
 COMMON="mlflow.enabled=false"
+DATA_ARG=(); SPEED_DATA=()
+if [ -n "$DATA" ]; then DATA_ARG=("data=$DATA"); SPEED_DATA=(--data "$DATA"); fi
 mkdir -p "$RESULTS" "$WORK"
 status=0
 step() {  # step <name> <command...>: run, time, and remember a failure without stopping the others
@@ -41,16 +44,16 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PY -c "import torch, transformers, sentence_transformers as st; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0), 'bf16', torch.cuda.is_bf16_supported(), 'transformers', transformers.__version__, 'sentence-transformers', st.__version__)"
 NGPU=$(nvidia-smi -L 2>/dev/null | wc -l); [ "$NGPU" -gt 0 ] || NGPU=1
 
-step finetune-cuda $DT adapt method=finetune base="$BASE" domain="$DOMAIN" device=$DEVICE adapt.epochs=$FT_EPOCHS \
-  adapt.batch_size=64 adapt.eval_steps=16 adapt.save_steps=16 $COMMON output_dir="$WORK/finetune"
+step finetune-cuda $DT adapt method=finetune base="$BASE" domain="$DOMAIN" "${DATA_ARG[@]}" device=$DEVICE adapt.epochs=$FT_EPOCHS \
+  adapt.batch_size=64 adapt.eval_steps=32 adapt.save_steps=32 $COMMON output_dir="$WORK/finetune"
 cp "$WORK/finetune/done.json" "$RESULTS/finetune_done.json" 2>/dev/null
 
 step finetune-torchrun $PY -m torch.distributed.run --standalone --nproc_per_node="$NGPU" -m domainteb.cli adapt \
-  method=finetune base="$BASE" domain="$DOMAIN" device=$DEVICE adapt.max_steps=$DDP_STEPS adapt.batch_size=64 adapt.eval_steps=10 \
+  method=finetune base="$BASE" domain="$DOMAIN" "${DATA_ARG[@]}" device=$DEVICE adapt.max_steps=$DDP_STEPS adapt.batch_size=64 adapt.eval_steps=10 \
   adapt.save_steps=10 $COMMON output_dir="$WORK/finetune_ddp"
 cp "$WORK/finetune_ddp/done.json" "$RESULTS/finetune_ddp_done.json" 2>/dev/null
 
-step gaprune-cuda $DT adapt method=gaprune base="$BASE" domain="$DOMAIN" device=$DEVICE sparsity=0.5 retrain_steps=$RETRAIN_STEPS \
+step gaprune-cuda $DT adapt method=gaprune base="$BASE" domain="$DOMAIN" "${DATA_ARG[@]}" device=$DEVICE sparsity=0.5 retrain_steps=$RETRAIN_STEPS \
   adapt.n_calibration=$N_CALIBRATION $COMMON output_dir="$WORK/gaprune"
 cp "$WORK/gaprune/prune_report.json" "$RESULTS/gaprune_report.json" 2>/dev/null
 
@@ -58,6 +61,6 @@ step eval-cuda $DT eval "model=[$BASE,$WORK/finetune/model,$WORK/gaprune/model]"
   device=$DEVICE $COMMON output_dir="$WORK/eval"
 cp "$WORK"/eval/summary/*.csv "$RESULTS/" 2>/dev/null
 
-step pruned-speed $PY benchmarks/pruned_speed.py --domain "$DOMAIN" --base "$BASE" --retrain-steps "$SPEED_RETRAIN_STEPS" --n-texts "$N_TEXTS" --batch-size 64
+step pruned-speed $PY benchmarks/pruned_speed.py --domain "$DOMAIN" --base "$BASE" "${SPEED_DATA[@]}" --retrain-steps "$SPEED_RETRAIN_STEPS" --n-texts "$N_TEXTS" --batch-size 64
 
 exit $status

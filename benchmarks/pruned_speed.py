@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from domainteb.adapt.basemodel import load_sentence_transformer
     from domainteb.adapt.evaluator import resolve_eval_task
-    from domainteb.adapt.gaprune.calibration import to_triplets
+    from domainteb.adapt.gaprune.calibration import read_triplets_file, to_triplets
     from domainteb.adapt.gaprune.evaluation import task_score
     from domainteb.adapt.gaprune.prune import collect_stats
     from domainteb.adapt.gaprune.retrain import retrain
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--domain", default="finance")
     p.add_argument("--base", default="minilm-l6")
+    p.add_argument("--data", default=None, help="domain triplets JSONL (default: the domain suite's training pairs)")
     p.add_argument("--criterion", default="gaprune", choices=["gaprune", "magnitude"])
     p.add_argument("--neuron-sparsity", type=float, default=0.5)
     p.add_argument("--n-calibration", type=int, default=64)
@@ -83,7 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
 
     dense = load_sentence_transformer(args.base, device="cpu")
-    pool = to_triplets(train_pairs(args.domain, args.n_calibration + 32 * args.retrain_steps + args.n_texts), args.domain)
+    n_pool = args.n_calibration + 32 * args.retrain_steps + args.n_texts
+    if args.data:
+        pool = read_triplets_file(args.data, n_pool, args.seed)
+    else:
+        pool = to_triplets(train_pairs(args.domain, n_pool), args.domain)
     calib, rest = pool[: args.n_calibration], pool[args.n_calibration :]
     texts = [t.positive for t in rest[-args.n_texts :]]
     train = rest[: -args.n_texts] or rest
