@@ -30,8 +30,10 @@ DATA_ARG=(); SPEED_DATA=()
 if [ -n "$DATA" ]; then DATA_ARG=("data=$DATA"); SPEED_DATA=(--data "$DATA"); fi
 mkdir -p "$RESULTS" "$WORK"
 status=0
+STEPS=${STEPS:-finetune torchrun gaprune eval speed}   # a subset reruns only those steps
 step() {  # step <name> <command...>: run, time, and remember a failure without stopping the others
   local name=$1; shift
+  case " $STEPS " in *" ${name%%-*} "*) ;; *) echo "=== $name: skipped (STEPS)"; return ;; esac
   echo "=== $name"
   local t0=$SECONDS
   "$@"
@@ -48,7 +50,7 @@ step finetune-cuda $DT adapt method=finetune base="$BASE" domain="$DOMAIN" "${DA
   adapt.batch_size=64 adapt.eval_steps=32 adapt.save_steps=32 $COMMON output_dir="$WORK/finetune"
 cp "$WORK/finetune/done.json" "$RESULTS/finetune_done.json" 2>/dev/null
 
-step finetune-torchrun $PY -m torch.distributed.run --standalone --nproc_per_node="$NGPU" -m domainteb.cli adapt \
+step torchrun-ddp $PY -m torch.distributed.run --standalone --nproc_per_node="$NGPU" -m domainteb.cli adapt \
   method=finetune base="$BASE" domain="$DOMAIN" "${DATA_ARG[@]}" device=$DEVICE adapt.max_steps=$DDP_STEPS adapt.batch_size=64 adapt.eval_steps=10 \
   adapt.save_steps=10 $COMMON output_dir="$WORK/finetune_ddp"
 cp "$WORK/finetune_ddp/done.json" "$RESULTS/finetune_ddp_done.json" 2>/dev/null
@@ -57,10 +59,12 @@ step gaprune-cuda $DT adapt method=gaprune base="$BASE" domain="$DOMAIN" "${DATA
   adapt.n_calibration=$N_CALIBRATION $COMMON output_dir="$WORK/gaprune"
 cp "$WORK/gaprune/prune_report.json" "$RESULTS/gaprune_report.json" 2>/dev/null
 
-step eval-cuda $DT eval "model=[$BASE,$WORK/finetune/model,$WORK/gaprune/model]" domain="$DOMAIN" size="$EVAL_SIZE" \
+MODELS=$BASE
+for m in "$WORK/finetune/model" "$WORK/gaprune/model"; do [ -f "$m/modules.json" ] && MODELS="$MODELS,$m"; done
+step eval-cuda $DT eval "model=[$MODELS]" domain="$DOMAIN" size="$EVAL_SIZE" \
   device=$DEVICE $COMMON output_dir="$WORK/eval"
 cp "$WORK"/eval/summary/*.csv "$RESULTS/" 2>/dev/null
 
-step pruned-speed $PY benchmarks/pruned_speed.py --domain "$DOMAIN" --base "$BASE" "${SPEED_DATA[@]}" --retrain-steps "$SPEED_RETRAIN_STEPS" --n-texts "$N_TEXTS" --batch-size 64
+step speed-pruned $PY benchmarks/pruned_speed.py --domain "$DOMAIN" --base "$BASE" "${SPEED_DATA[@]}" --retrain-steps "$SPEED_RETRAIN_STEPS" --n-texts "$N_TEXTS" --batch-size 64
 
 exit $status

@@ -23,7 +23,8 @@ def global_mask(scores: Mapping[str, Tensor], sparsity: float) -> Mask:
     the result deterministic.
     """
     names = list(scores)
-    flat = torch.cat([scores[n].detach().reshape(-1).float() for n in names])
+    # masks live on the CPU whatever device the scores were computed on (apply_mask moves them)
+    flat = torch.cat([scores[n].detach().reshape(-1).float().cpu() for n in names])
     k = int(round(sparsity * flat.numel()))
     keep = torch.ones(flat.numel(), dtype=torch.bool)
     if k > 0:
