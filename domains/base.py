@@ -178,6 +178,17 @@ def write_task_folder_metadata(folder: Path, revision: str) -> None:
 BUILDERS: Registry[TaskBuilder] = Registry("offline task builder")
 
 
+def builder_factory(domain: str, source: str, license: str, citation: str) -> Callable[..., TaskBuilder]:
+    """``make(name, type, description, build, **kw)``: a :class:`TaskBuilder` with one source's fields filled in."""
+
+    def make(name: str, type_: TaskType, description: str, build: Callable[[str], dict[str, BuiltSplit]],
+             **kw: Any) -> TaskBuilder:
+        fields = {"domain": domain, "source": source, "license": license, "citation": citation, **kw}
+        return TaskBuilder(name=name, type=type_, description=description, build=build, **fields)
+
+    return make
+
+
 def register_builder(builder: TaskBuilder) -> TaskBuilder:
     """Register a builder and its task (factory: build if needed, then load)."""
     BUILDERS.register(builder.name, builder)
@@ -288,6 +299,38 @@ def stratified_sample(rows: Sequence[T], label_of: Callable[[T], Hashable], n: i
         k = max(min_class, round(n * len(members) / total))
         out.extend(sample(members, k, *seed_parts, lab))
     return out
+
+
+def _label(row: dict[str, Any]) -> Hashable:
+    return row["label"]
+
+
+def labelled_classification(
+    train_rows: Sequence[dict[str, Any]],
+    test_rows: Sequence[dict[str, Any]],
+    size: str,
+    salt: str,
+    train_entities: set[str],
+    test_entities: set[str],
+) -> dict[str, BuiltSplit]:
+    """Classification splits from ``{"text", "label"}`` rows: stratified train and test samples,
+    kept to the labels present in both."""
+    limits = LIMITS[size]
+    train = stratified_sample(train_rows, _label, limits.items, limits.min_class, salt, "train")
+    test = stratified_sample(test_rows, _label, limits.items, limits.min_class, salt, "test")
+    labels = {r["label"] for r in train} & {r["label"] for r in test}
+    return {
+        "train": BuiltSplit(columns((r for r in train if r["label"] in labels), ("text", "label")), train_entities),
+        "test": BuiltSplit(columns((r for r in test if r["label"] in labels), ("text", "label")), test_entities),
+    }
+
+
+def labelled_clustering(rows: Sequence[dict[str, Any]], size: str, salt: str, entities: set[str]) -> dict[str, BuiltSplit]:
+    """A clustering test split from ``{"text", "label"}`` rows (one stratified sample, mteb's columns)."""
+    limits = LIMITS[size]
+    picked = stratified_sample(rows, _label, limits.items, limits.min_class, salt)
+    data = columns(({"sentences": r["text"], "labels": r["label"]} for r in picked), ("sentences", "labels"))
+    return {"test": BuiltSplit(data, entities)}
 
 
 def retrieval_split(

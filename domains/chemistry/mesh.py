@@ -12,7 +12,13 @@ and ``ChemMeSHClassClustering``.
 from __future__ import annotations
 
 from domainteb.core.types import TaskType
-from domainteb.domains.base import LIMITS, BuiltSplit, TaskBuilder, columns, entity_partition, stratified_sample
+from domainteb.domains.base import (
+    BuiltSplit,
+    TaskBuilder,
+    entity_partition,
+    labelled_classification,
+    labelled_clustering,
+)
 from domainteb.domains.medical.drugs import CITATION, LICENSE
 from domainteb.domains.sources import DRUG_NER, drug_entity, drugs
 
@@ -54,23 +60,14 @@ def labelled(part: str) -> tuple[list[dict[str, str]], set[str]]:
 
 
 def build_classification(size: str) -> dict[str, BuiltSplit]:
-    limits = LIMITS[size]
     train_rows, train_ents = labelled("dev")
     test_rows, test_ents = labelled("test")
-    train = stratified_sample(train_rows, lambda r: r["label"], limits.items, limits.min_class, "mesh", "train")
-    test = stratified_sample(test_rows, lambda r: r["label"], limits.items, limits.min_class, "mesh", "test")
-    labels = {r["label"] for r in train} & {r["label"] for r in test}
-    return {
-        "train": BuiltSplit(columns((r for r in train if r["label"] in labels), ("text", "label")), train_ents),
-        "test": BuiltSplit(columns((r for r in test if r["label"] in labels), ("text", "label")), test_ents),
-    }
+    return labelled_classification(train_rows, test_rows, size, "mesh", train_ents, test_ents)
 
 
 def build_clustering(size: str) -> dict[str, BuiltSplit]:
-    limits = LIMITS[size]
     rows, ents = labelled("test")
-    rows = stratified_sample(rows, lambda r: r["label"], limits.items, limits.min_class, "mesh-clu")
-    return {"test": BuiltSplit(columns(({"sentences": r["text"], "labels": r["label"]} for r in rows), ("sentences", "labels")), ents)}
+    return labelled_clustering(rows, size, "mesh-clu", ents)
 
 
 BUILDERS = [

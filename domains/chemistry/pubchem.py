@@ -26,7 +26,7 @@ from domainteb.domains.base import (
     LIMITS,
     BuiltSplit,
     choice,
-    TaskBuilder,
+    builder_factory,
     columns,
     entity_partition,
     retrieval_split,
@@ -207,9 +207,7 @@ def build_iarc(size: str) -> dict[str, BuiltSplit]:
     }
 
 
-def _builder(name: str, type_: TaskType, description: str, build, **kw) -> TaskBuilder:  # type: ignore[no-untyped-def]
-    kw.setdefault("citation", CITATION)
-    return TaskBuilder(name=name, domain="chemistry", type=type_, description=description, source=SPEC, license=LICENSE, build=build, **kw)
+_builder = builder_factory("chemistry", SPEC, LICENSE, CITATION)
 
 
 BUILDERS = [

@@ -25,13 +25,14 @@ from domainteb.core.types import TaskType
 from domainteb.domains.base import (
     LIMITS,
     BuiltSplit,
-    TaskBuilder,
+    builder_factory,
     columns,
     entity_partition,
+    labelled_classification,
+    labelled_clustering,
     retrieval_split,
     rng,
     sample,
-    stratified_sample,
 )
 from domainteb.domains.sources import package_file
 
@@ -96,22 +97,16 @@ def _unique_label_rows(es: list[Element], label_of) -> list[dict[str, str]]:  # 
 
 
 def build_statement_classification(size: str) -> dict[str, BuiltSplit]:
-    limits = LIMITS[size]
-    train = stratified_sample(_unique_label_rows(partition("dev"), lambda e: e.statement), lambda r: r["label"], limits.items, limits.min_class, "gaap-stmt", "train")
-    test = stratified_sample(_unique_label_rows(partition("test"), lambda e: e.statement), lambda r: r["label"], limits.items, limits.min_class, "gaap-stmt", "test")
-    labels = {r["label"] for r in train} & {r["label"] for r in test}
-    return {
-        "train": BuiltSplit(columns((r for r in train if r["label"] in labels), ("text", "label")), _lines(partition("dev"))),
-        "test": BuiltSplit(columns((r for r in test if r["label"] in labels), ("text", "label")), _lines(partition("test"))),
-    }
+    dev, test = partition("dev"), partition("test")
+    return labelled_classification(
+        _unique_label_rows(dev, lambda e: e.statement), _unique_label_rows(test, lambda e: e.statement),
+        size, "gaap-stmt", _lines(dev), _lines(test),
+    )
 
 
 def build_section_clustering(size: str) -> dict[str, BuiltSplit]:
-    limits = LIMITS[size]
     es = partition("test") + partition("dev")  # clustering fits nothing: both held-out partitions
-    rows = stratified_sample(_unique_label_rows(es, lambda e: e.section), lambda r: r["label"], limits.items, limits.min_class, "gaap-sec")
-    data = columns(({"sentences": r["text"], "labels": r["label"]} for r in rows), ("sentences", "labels"))
-    return {"test": BuiltSplit(data, _lines(es))}
+    return labelled_clustering(_unique_label_rows(es, lambda e: e.section), size, "gaap-sec", _lines(es))
 
 
 def build_line_item_retrieval(size: str) -> dict[str, BuiltSplit]:
@@ -159,8 +154,7 @@ def build_line_item_reranking(size: str) -> dict[str, BuiltSplit]:
     return {"test": BuiltSplit(columns(rows, ("query", "positive", "negative")), _lines(partition("test")))}
 
 
-def _builder(name: str, type_: TaskType, description: str, build, **kw) -> TaskBuilder:  # type: ignore[no-untyped-def]
-    return TaskBuilder(name=name, domain="finance", type=type_, description=description, source=SPEC, license=LICENSE, citation=CITATION, build=build, **kw)
+_builder = builder_factory("finance", SPEC, LICENSE, CITATION)
 
 
 BUILDERS = [

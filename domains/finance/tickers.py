@@ -19,7 +19,13 @@ from dataclasses import dataclass
 
 from domainteb.core.errors import TaskDataError
 from domainteb.core.types import TaskType
-from domainteb.domains.base import LIMITS, BuiltSplit, TaskBuilder, columns, entity_partition, stratified_sample
+from domainteb.domains.base import (
+    BuiltSplit,
+    TaskBuilder,
+    entity_partition,
+    labelled_classification,
+    labelled_clustering,
+)
 from domainteb.domains.sources import clean, package_file
 
 SPEC = "pytickersymbols==1.17.10"
@@ -78,24 +84,15 @@ def _rows(part: str) -> tuple[list[dict[str, str]], set[str]]:
 
 
 def build_classification(size: str) -> dict[str, BuiltSplit]:
-    limits = LIMITS[size]
     train_rows, train_ents = _rows("dev")
     test_rows, test_ents = _rows("test")
-    train = stratified_sample(train_rows, lambda r: r["label"], limits.items, limits.min_class, "tickers", "train")
-    test = stratified_sample(test_rows, lambda r: r["label"], limits.items, limits.min_class, "tickers", "test")
-    labels = {r["label"] for r in train} & {r["label"] for r in test}
-    return {
-        "train": BuiltSplit(columns((r for r in train if r["label"] in labels), ("text", "label")), train_ents),
-        "test": BuiltSplit(columns((r for r in test if r["label"] in labels), ("text", "label")), test_ents),
-    }
+    return labelled_classification(train_rows, test_rows, size, "tickers", train_ents, test_ents)
 
 
 def build_clustering(size: str) -> dict[str, BuiltSplit]:
-    limits = LIMITS[size]
     rows, ents = _rows("test")
     dev_rows, dev_ents = _rows("dev")
-    rows = stratified_sample(rows + dev_rows, lambda r: r["label"], limits.items, limits.min_class, "tickers-clu")
-    return {"test": BuiltSplit(columns(({"sentences": r["text"], "labels": r["label"]} for r in rows), ("sentences", "labels")), ents | dev_ents)}
+    return labelled_clustering(rows + dev_rows, size, "tickers-clu", ents | dev_ents)
 
 
 BUILDERS = [

@@ -24,9 +24,10 @@ from domainteb.core.types import TaskType
 from domainteb.domains.base import (
     LIMITS,
     BuiltSplit,
-    TaskBuilder,
+    builder_factory,
     columns,
     entity_partition,
+    labelled_clustering,
     retrieval_split,
     rng,
     sample,
@@ -231,17 +232,10 @@ def build_system_classification(size: str) -> dict[str, BuiltSplit]:
 
 
 def build_system_clustering(size: str) -> dict[str, BuiltSplit]:
-    limits = LIMITS[size]
-    rows = stratified_sample(_system_rows("test"), lambda r: r["label"], limits.items, limits.min_class, "hpo-sys-clu")
-    data = columns(({"sentences": r["text"], "labels": r["label"]} for r in rows), ("sentences", "labels"))
-    return {"test": BuiltSplit(data, {t.id for t in _partition("test")})}
+    return labelled_clustering(_system_rows("test"), size, "hpo-sys-clu", {t.id for t in _partition("test")})
 
 
-def _builder(name: str, type_: TaskType, description: str, build, **kw) -> TaskBuilder:  # type: ignore[no-untyped-def]
-    return TaskBuilder(
-        name=name, domain="medical", type=type_, description=description, source=SPEC, license=LICENSE,
-        citation=CITATION, build=build, **kw,
-    )
+_builder = builder_factory("medical", SPEC, LICENSE, CITATION)
 
 
 BUILDERS = [

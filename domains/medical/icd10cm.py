@@ -29,10 +29,11 @@ from domainteb.core.types import TaskType
 from domainteb.domains.base import (
     LIMITS,
     BuiltSplit,
+    builder_factory,
     choice,
-    TaskBuilder,
     columns,
     entity_partition,
+    labelled_clustering,
     retrieval_split,
     rng,
     sample,
@@ -180,10 +181,7 @@ def build_chapter_classification(size: str) -> dict[str, BuiltSplit]:
 
 
 def build_chapter_clustering(size: str) -> dict[str, BuiltSplit]:
-    limits = LIMITS[size]
-    rows = stratified_sample(_title_rows("test"), lambda r: r["label"], limits.items, limits.min_class, "icd-chapter-clu")
-    data = columns(({"sentences": r["text"], "labels": r["label"]} for r in rows), ("sentences", "labels"))
-    return {"test": BuiltSplit(data, {c.category for c in in_partition("test")})}
+    return labelled_clustering(_title_rows("test"), size, "icd-chapter-clu", {c.category for c in in_partition("test")})
 
 
 STS_LEVELS = {"same_code": 5.0, "same_category": 10 / 3, "same_chapter": 5 / 3, "other_chapter": 0.0}
@@ -217,11 +215,7 @@ def build_hierarchy_sts(size: str) -> dict[str, BuiltSplit]:
     return {"test": BuiltSplit(columns(rows, ("sentence1", "sentence2", "score")), {c.category for c in cs})}
 
 
-def _builder(name: str, type_: TaskType, description: str, build, **kw) -> TaskBuilder:  # type: ignore[no-untyped-def]
-    return TaskBuilder(
-        name=name, domain="medical", type=type_, description=description, source=SPEC, license=LICENSE,
-        citation=CITATION, build=build, **kw,
-    )
+_builder = builder_factory("medical", SPEC, LICENSE, CITATION)
 
 
 BUILDERS = [
