@@ -59,15 +59,24 @@ def task_score(model: Any, task: Task, seed: int = 42) -> float:
 
 
 def score_model(model: Any, targets: EvalTargets, seed: int = 42) -> dict[str, float]:
-    """``domain``/``general`` main scores (task if available, else held-out recall@10) and details."""
-    out: dict[str, float] = {
-        "domain_recall_at_10": held_out_recall(model, targets.domain_held_out),
-        "general_recall_at_10": held_out_recall(model, targets.general_held_out),
-    }
-    for side, task in (("domain", targets.domain_task), ("general", targets.general_task)):
-        if task is not None:
-            out[f"{side}_task"] = task_score(model, task, seed)
-        out[side] = out.get(f"{side}_task", out[f"{side}_recall_at_10"])
+    """``domain``/``general`` main scores (task if available, else held-out recall@10) and details.
+
+    Scored in eval mode (no dropout; a model fresh from retraining is still in train mode), then
+    the model's mode is restored.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        out: dict[str, float] = {
+            "domain_recall_at_10": held_out_recall(model, targets.domain_held_out),
+            "general_recall_at_10": held_out_recall(model, targets.general_held_out),
+        }
+        for side, task in (("domain", targets.domain_task), ("general", targets.general_task)):
+            if task is not None:
+                out[f"{side}_task"] = task_score(model, task, seed)
+            out[side] = out.get(f"{side}_task", out[f"{side}_recall_at_10"])
+    finally:
+        model.train(was_training)
     return out
 
 

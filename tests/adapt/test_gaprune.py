@@ -201,6 +201,21 @@ def test_mask_stays_fixed_through_retraining(tiny_model, domain_set, tmp_path) -
         assert not torch.equal(w[mask[t.name]], before[t.name][mask[t.name]]), f"{t.name} did not train"
 
 
+def test_scores_are_taken_in_eval_mode_and_the_mode_is_restored(tiny_model, domain_set, general_set) -> None:  # type: ignore[no-untyped-def]
+    """A model fresh from retraining is in train mode: dropout must not leak into its scores."""
+    from domainteb.adapt.gaprune.evaluation import EvalTargets, score_model
+
+    model = copy.deepcopy(tiny_model)
+    targets = EvalTargets(domain_task=None, general_task=None, domain_held_out=domain_set[:32],
+                          general_held_out=general_set[:32])
+    model.eval()
+    reference = score_model(model, targets)
+    model.train()
+    for _ in range(3):
+        assert score_model(model, targets) == reference
+    assert model.training
+
+
 # --- the stage ------------------------------------------------------------------------------
 
 
