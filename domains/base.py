@@ -312,11 +312,17 @@ def labelled_classification(
     salt: str,
     train_entities: set[str],
     test_entities: set[str],
+    *,
+    test_within_train_labels: bool = False,
 ) -> dict[str, BuiltSplit]:
     """Classification splits from ``{"text", "label"}`` rows: stratified train and test samples,
-    kept to the labels present in both."""
+    kept to the labels present in both. ``test_within_train_labels``: drop test rows whose label
+    the train sample lacks *before* sampling the test split (so it keeps its full size)."""
     limits = LIMITS[size]
     train = stratified_sample(train_rows, _label, limits.items, limits.min_class, salt, "train")
+    if test_within_train_labels:
+        train_labels = {r["label"] for r in train}
+        test_rows = [r for r in test_rows if r["label"] in train_labels]
     test = stratified_sample(test_rows, _label, limits.items, limits.min_class, salt, "test")
     labels = {r["label"] for r in train} & {r["label"] for r in test}
     return {

@@ -14,7 +14,7 @@ from __future__ import annotations
 from domainteb.core.types import TaskType
 from domainteb.domains.base import (
     BuiltSplit,
-    TaskBuilder,
+    builder_factory,
     entity_partition,
     labelled_classification,
     labelled_clustering,
@@ -70,16 +70,18 @@ def build_clustering(size: str) -> dict[str, BuiltSplit]:
     return labelled_clustering(rows, size, "mesh-clu", ents)
 
 
+_builder = builder_factory("chemistry", DRUG_NER, LICENSE, CITATION)
+
 BUILDERS = [
-    TaskBuilder(
-        name="ChemMeSHClassClassification", domain="chemistry", type=TaskType.CLASSIFICATION,
-        description="Classify a drug or chemical name into its MeSH Chemicals-and-Drugs branch (e.g. Heterocyclic Compounds).",
-        source=DRUG_NER, license=LICENSE, citation=CITATION, build=build_classification, train_split="train",
+    _builder(
+        "ChemMeSHClassClassification", TaskType.CLASSIFICATION,
+        "Classify a drug or chemical name into its MeSH Chemicals-and-Drugs branch (e.g. Heterocyclic Compounds).",
+        build_classification, train_split="train",
     ),
-    TaskBuilder(
-        name="ChemMeSHClassClustering", domain="chemistry", type=TaskType.CLUSTERING,
-        description="Cluster drug and chemical names by MeSH Chemicals-and-Drugs branch.",
-        source=DRUG_NER, license=LICENSE, citation=CITATION, build=build_clustering,
+    _builder(
+        "ChemMeSHClassClustering", TaskType.CLUSTERING,
+        "Cluster drug and chemical names by MeSH Chemicals-and-Drugs branch.",
+        build_clustering,
     ),
 ]
 

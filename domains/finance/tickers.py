@@ -21,7 +21,7 @@ from domainteb.core.errors import TaskDataError
 from domainteb.core.types import TaskType
 from domainteb.domains.base import (
     BuiltSplit,
-    TaskBuilder,
+    builder_factory,
     entity_partition,
     labelled_classification,
     labelled_clustering,
@@ -95,16 +95,18 @@ def build_clustering(size: str) -> dict[str, BuiltSplit]:
     return labelled_clustering(rows + dev_rows, size, "tickers-clu", ents | dev_ents)
 
 
+_builder = builder_factory("finance", SPEC, LICENSE, CITATION)
+
 BUILDERS = [
-    TaskBuilder(
-        name="FinCompanySectorClassification", domain="finance", type=TaskType.CLASSIFICATION,
-        description="Classify a listed company (name, industries, products) into its GICS sector.",
-        source=SPEC, license=LICENSE, citation=CITATION, build=build_classification, train_split="train",
+    _builder(
+        "FinCompanySectorClassification", TaskType.CLASSIFICATION,
+        "Classify a listed company (name, industries, products) into its GICS sector.",
+        build_classification, train_split="train",
     ),
-    TaskBuilder(
-        name="FinCompanySectorClustering", domain="finance", type=TaskType.CLUSTERING,
-        description="Cluster listed companies (name, industries, products) by GICS sector.",
-        source=SPEC, license=LICENSE, citation=CITATION, build=build_clustering,
+    _builder(
+        "FinCompanySectorClustering", TaskType.CLUSTERING,
+        "Cluster listed companies (name, industries, products) by GICS sector.",
+        build_clustering,
     ),
 ]
 

@@ -27,11 +27,11 @@ from domainteb.domains.base import (
     builder_factory,
     columns,
     entity_partition,
+    labelled_classification,
     labelled_clustering,
     retrieval_split,
     rng,
     sample,
-    stratified_sample,
 )
 from domainteb.domains.sources import clean
 
@@ -217,18 +217,10 @@ def _system_rows(part: str) -> list[dict[str, str]]:
 
 
 def build_system_classification(size: str) -> dict[str, BuiltSplit]:
-    limits = LIMITS[size]
-    train = stratified_sample(_system_rows("dev"), lambda r: r["label"], limits.items, limits.min_class, "hpo-sys", "train")
-    labels = {r["label"] for r in train}
-    test = stratified_sample(
-        [r for r in _system_rows("test") if r["label"] in labels], lambda r: r["label"], limits.items, limits.min_class, "hpo-sys", "test"
+    return labelled_classification(
+        _system_rows("dev"), _system_rows("test"), size, "hpo-sys",
+        {t.id for t in _partition("dev")}, {t.id for t in _partition("test")}, test_within_train_labels=True,
     )
-    kept = {r["label"] for r in test}
-    train = [r for r in train if r["label"] in kept]
-    return {
-        "train": BuiltSplit(columns(train, ("text", "label")), {t.id for t in _partition("dev")}),
-        "test": BuiltSplit(columns(test, ("text", "label")), {t.id for t in _partition("test")}),
-    }
 
 
 def build_system_clustering(size: str) -> dict[str, BuiltSplit]:

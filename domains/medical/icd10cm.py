@@ -33,11 +33,11 @@ from domainteb.domains.base import (
     choice,
     columns,
     entity_partition,
+    labelled_classification,
     labelled_clustering,
     retrieval_split,
     rng,
     sample,
-    stratified_sample,
 )
 from domainteb.domains.sources import clean, package_file
 
@@ -167,17 +167,12 @@ def _title_rows(part: str, exclude: set[str] = frozenset()) -> list[dict[str, st
 
 
 def build_chapter_classification(size: str) -> dict[str, BuiltSplit]:
-    limits = LIMITS[size]
-    train_rows = stratified_sample(_title_rows("dev"), lambda r: r["label"], limits.items, limits.min_class, "icd-chapter", "train")
-    test_rows = _title_rows("test", exclude={r["text"] for r in _title_rows("dev")})
-    test_rows = [r for r in test_rows if r["label"] in {t["label"] for t in train_rows}]
-    test_rows = stratified_sample(test_rows, lambda r: r["label"], limits.items, limits.min_class, "icd-chapter", "test")
-    kept = {r["label"] for r in test_rows}
-    train_rows = [r for r in train_rows if r["label"] in kept]
-    return {
-        "train": BuiltSplit(columns(train_rows, ("text", "label")), {c.category for c in in_partition("dev")}),
-        "test": BuiltSplit(columns(test_rows, ("text", "label")), {c.category for c in in_partition("test")}),
-    }
+    dev_rows = _title_rows("dev")
+    return labelled_classification(
+        dev_rows, _title_rows("test", exclude={r["text"] for r in dev_rows}), size, "icd-chapter",
+        {c.category for c in in_partition("dev")}, {c.category for c in in_partition("test")},
+        test_within_train_labels=True,
+    )
 
 
 def build_chapter_clustering(size: str) -> dict[str, BuiltSplit]:
