@@ -10,6 +10,8 @@ model (no ``modules.json``) is refused before anything heavy happens.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,17 @@ log = logging.getLogger(__name__)
 
 #: attribute names under which an encoder may keep its SentenceTransformer.
 _ST_ATTRS = ("model", "st", "sentence_transformer", "st_model", "_model", "_st", "inner", "encoder")
+
+
+@contextmanager
+def eval_mode(model: Any) -> Iterator[None]:
+    """Run the block with ``model`` in eval mode (no dropout), then restore its train/eval mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 def resolve_device(device: str | None) -> str:

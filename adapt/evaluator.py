@@ -138,12 +138,10 @@ class DomainTaskEvaluator(BaseEvaluator):
     def __call__(
         self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
-        try:
+        from domainteb.adapt.basemodel import eval_mode
+
+        with eval_mode(model):
             score = self.evaluate(model)
-        finally:
-            model.train(was_training)
         log.info("step %s: %s = %.4f", steps, self.key, score)
         self.history.append({"step": float(steps), "epoch": float(epoch), self.key: score})
         return {self.key: score}

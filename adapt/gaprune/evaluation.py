@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from domainteb.adapt.basemodel import eval_mode
 from domainteb.adapt.gaprune.calibration import Triplet
 from domainteb.core.errors import DomainTebError
 from domainteb.core.types import Task
@@ -33,13 +34,17 @@ class EvalTargets:
 
 
 def held_out_recall(model: Any, triplets: Sequence[Triplet], k: int = 10, batch_size: int = 64) -> float:
-    """Recall@k of each query's positive among all positives and negatives of ``triplets``."""
+    """Recall@k of each query's positive among all positives and negatives of ``triplets``.
+
+    Encoded in eval mode (a model fresh from retraining is still in train mode: no dropout noise).
+    """
     if not triplets:
         return float("nan")
     docs = list(dict.fromkeys([t.positive for t in triplets] + [t.negative for t in triplets]))
     index = {d: i for i, d in enumerate(docs)}
-    q = model.encode([t.query for t in triplets], batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
-    d = model.encode(docs, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    with eval_mode(model):
+        q = model.encode([t.query for t in triplets], batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        d = model.encode(docs, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
     sims = np.asarray(q, dtype=np.float32) @ np.asarray(d, dtype=np.float32).T
     top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
     hits = [index[t.positive] in set(row.tolist()) for t, row in zip(triplets, top)]
@@ -50,33 +55,20 @@ def task_score(model: Any, task: Task, seed: int = 42) -> float:
     """Main score of ``model`` on ``task``'s dev (else first eval) split."""
     from domainteb.adapt.evaluator import DomainTaskEvaluator
 
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         return float(DomainTaskEvaluator(task, model_name="gaprune", seed=seed).evaluate(model))
-    finally:
-        model.train(was_training)
 
 
 def score_model(model: Any, targets: EvalTargets, seed: int = 42) -> dict[str, float]:
-    """``domain``/``general`` main scores (task if available, else held-out recall@10) and details.
-
-    Scored in eval mode (no dropout; a model fresh from retraining is still in train mode), then
-    the model's mode is restored.
-    """
-    was_training = model.training
-    model.eval()
-    try:
-        out: dict[str, float] = {
-            "domain_recall_at_10": held_out_recall(model, targets.domain_held_out),
-            "general_recall_at_10": held_out_recall(model, targets.general_held_out),
-        }
-        for side, task in (("domain", targets.domain_task), ("general", targets.general_task)):
-            if task is not None:
-                out[f"{side}_task"] = task_score(model, task, seed)
-            out[side] = out.get(f"{side}_task", out[f"{side}_recall_at_10"])
-    finally:
-        model.train(was_training)
+    """``domain``/``general`` main scores (task if available, else held-out recall@10) and details."""
+    out: dict[str, float] = {
+        "domain_recall_at_10": held_out_recall(model, targets.domain_held_out),
+        "general_recall_at_10": held_out_recall(model, targets.general_held_out),
+    }
+    for side, task in (("domain", targets.domain_task), ("general", targets.general_task)):
+        if task is not None:
+            out[f"{side}_task"] = task_score(model, task, seed)
+        out[side] = out.get(f"{side}_task", out[f"{side}_recall_at_10"])
     return out
 
 

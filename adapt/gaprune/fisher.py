@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from domainteb.adapt.basemodel import eval_mode
 from domainteb.adapt.gaprune.calibration import Triplet
 from domainteb.adapt.gaprune.targets import Target
 
@@ -138,14 +139,12 @@ def grad_stats(
     """Diagonal Fisher and mean per-sample gradient of every target weight over ``triplets``."""
     from tqdm.auto import tqdm
 
-    was_training = model.training
     flags = {id(p): p.requires_grad for p in model.parameters()}
-    model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
     hooks = _PerSampleHooks(targets, chunk)
     try:
-        with hooks:
+        with eval_mode(model), hooks:
             batches = range(0, len(triplets), batch_size)
             for start in tqdm(batches, desc="per-sample grads", disable=not show_progress):
                 batch = triplets[start : start + batch_size]
@@ -155,7 +154,6 @@ def grad_stats(
     finally:
         for p in model.parameters():
             p.requires_grad_(flags[id(p)])
-        model.train(was_training)
     n = max(len(triplets), 1)
     return GradStats(
         fisher={k: v.div_(n) for k, v in hooks.fisher.items()},

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import os
 import math
+import os
 from pathlib import Path
 
 import pytest
