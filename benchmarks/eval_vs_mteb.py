@@ -13,6 +13,11 @@ Both sides use the same sentence-transformers model object; mteb gets it through
 timing starts (their conversion is not counted against mteb).
 
     python benchmarks/eval_vs_mteb.py --domain medical --model minilm-l3 --size tiny
+    python benchmarks/eval_vs_mteb.py --devsets medical_covidqa,finance_tatqa --model minilm-l6
+
+``--devsets`` evaluates one retrieval task made of the named BEIR dev sets under
+``../shared/devsets`` (read at run time): their corpora and queries joined, ids prefixed by
+the set's name, so each set's passages are distractors for the other's queries.
 """
 
 from __future__ import annotations
@@ -117,6 +122,33 @@ def to_mteb(task: Task, split: str) -> Any | None:
     return type(f"Bench{task.name}", (base,), {"metadata": meta, "load_data": load_data, **attrs})()
 
 
+DEVSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "devsets")
+
+
+def devset_task(names: list[str], root: str = DEVSETS) -> Task:
+    """One retrieval task joining the named dev sets (validated against the folder's listing)."""
+    from domainteb.core.tasks import get_task
+    from domainteb.core.types import TaskMetadata
+
+    known = sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
+    corpus: dict[str, dict[str, str]] = {}
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    for name in names:
+        if name not in known:
+            raise SystemExit(f"--devsets: unknown dev set {name!r}; known: {', '.join(known)}")
+        task = get_task(os.path.join(root, name))
+        data = task.split(task.metadata.eval_splits[0])
+        assert isinstance(data, RetrievalData)
+        corpus.update({f"{name}/{k}": v for k, v in data.corpus.items()})
+        queries.update({f"{name}/{k}": v for k, v in data.queries.items()})
+        qrels.update({f"{name}/{q}": {f"{name}/{d}": r for d, r in rels.items()} for q, rels in data.qrels.items()})
+    joined = RetrievalData(corpus=corpus, queries=queries, qrels=qrels)
+    meta = TaskMetadata(name="_".join(["devsets", *names]), type=TaskType.RETRIEVAL, main_score="ndcg_at_10", domain="general",
+                        revision=str(abs(hash(tuple(names)))))
+    return Task(metadata=meta, loader=lambda: {"test": joined})
+
+
 # ------------------------------------------------------------------ timing helpers
 class EncodeClock:
     """Wraps the model's own ``encode`` and sums the seconds spent in it."""
@@ -159,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--types", default="", help="comma-separated task types (default: all)")
     ap.add_argument("--max-tasks", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--devsets", default="", help="comma-separated dev sets joined into one retrieval task")
+    ap.add_argument("--backend", default="exact", help="domainteb search backend (search.backend)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -169,11 +203,16 @@ def main(argv: list[str] | None = None) -> int:
     from domainteb.eval.models import load_model
     from domainteb.eval.runner import evaluate_task
 
+    from domainteb.eval.search import SearchSettings, use_settings
+
     types = [s for s in args.types.split(",") if s] or None
-    specs = [s for s in list_tasks(domain=args.domain, benchmark="domainteb", types=types) if not s.availability()]
-    if args.max_tasks:
-        specs = specs[: args.max_tasks]
-    tasks = [s.build(size=args.size) for s in specs]
+    if args.devsets:
+        tasks = [devset_task([n for n in args.devsets.split(",") if n])]
+    else:
+        specs = [s for s in list_tasks(domain=args.domain, benchmark="domainteb", types=types) if not s.availability()]
+        if args.max_tasks:
+            specs = specs[: args.max_tasks]
+        tasks = [s.build(size=args.size) for s in specs]
     for t in tasks:
         t.load()
     pairs = [(t, split, to_mteb(t, split)) for t in tasks for split in t.metadata.eval_splits]
@@ -199,16 +238,18 @@ def main(argv: list[str] | None = None) -> int:
         clock = EncodeClock(inner)
         cached = CachedEncoder(clock, os.path.join(tmp, "cache"))
         walls, ours = [], {}
+        settings = SearchSettings(backend=args.backend)
         for run in range(3):  # 0: empty cache, 1: embeddings cached, 2: results reused (resume)
             start = time.perf_counter()
             for task in tasks:
                 splits = [s for t, s, _ in pairs if t is task]
                 if not splits:
                     continue
-                result, _, _ = evaluate_task(
-                    task, cached, output_dir=os.path.join(tmp, f"out{min(run, 1)}"), splits=splits,
-                    batch_size=args.batch_size, overwrite=run < 2,
-                )
+                with use_settings(settings):
+                    result, _, _ = evaluate_task(
+                        task, cached, output_dir=os.path.join(tmp, f"out{min(run, 1)}"), splits=splits,
+                        batch_size=args.batch_size, overwrite=run < 2,
+                    )
                 if run == 0:
                     for split in splits:
                         ours[(task.name, split)] = result.scores[split][0].model_dump()
@@ -221,8 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         if d > worst:
             worst, worst_at = d, f"{key[0]}/{key[1]}/{k}"
 
-    print(f"model {args.model}, domain {args.domain}, size {args.size}: {len(pairs)} task splits "
-          f"({', '.join(sorted({t.type.value for t, _, _ in pairs}))})")
+    where = f"dev sets {args.devsets}" if args.devsets else f"domain {args.domain}, size {args.size}"
+    sizes = ", ".join(f"{t.name}: {len(t.split(s).corpus):,} passages, {len(t.split(s).queries):,} queries"
+                      for t, s, _ in pairs if isinstance(t.split(s), RetrievalData))
+    print(f"model {args.model}, {where}, search backend {args.backend}: {len(pairs)} task splits "
+          f"({', '.join(sorted({t.type.value for t, _, _ in pairs}))}){'; ' + sizes if sizes else ''}")
     print(f"mteb wall            {mteb_wall:8.2f} s")
     print(f"domainteb wall       {walls[0]:8.2f} s   (model.encode {encode_seconds:.2f} s, {clock.texts} texts)")
     print(f"domainteb cached     {walls[1]:8.2f} s   (metrics recomputed)")

@@ -12,16 +12,20 @@ the built data files.
 Sizes: ``tiny`` (tests, tens of items), ``small`` (default, CPU-friendly), ``full`` (whole
 source). The size comes from the factory's ``size=`` argument, else ``DOMAINTEB_TASK_SIZE``.
 
-Entity splits: every source assigns each *entity* (ICD category, HPO term, molecular
+Entity splits: every source assigns each *entity* (ICD category, HPO subtree, molecular
 formula, line item, company…) to ``train``/``dev``/``test`` by a salted hash
 (:func:`entity_partition`), independent of size. ``train`` entities feed the domain's
 fine-tuning corpus and synthetic queries; evaluation tasks only draw from ``dev``/``test``;
 classification tasks fit their classifier on ``dev`` entities and score on ``test``
-entities, so a fine-tuned model never saw any classification text.
+entities, so a fine-tuned model never saw any classification text. Across sources, training
+rows whose normalised text is an evaluation text are dropped (:mod:`domainteb.domains.leakage`).
+Retrieval splits share one ``corpus.jsonl`` (BEIR); :func:`shared_corpus_params` records it.
+The build cache key covers size limits, split fractions and salts (:meth:`TaskBuilder.cache_key`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -36,9 +40,9 @@ from typing import Any, Literal, TypeVar
 from filelock import FileLock
 
 from domainteb.core.errors import ConfigError
-from domainteb.core.io import cache_root, sha256_file, stable_hash
+from domainteb.core.io import cache_root, stable_hash
 from domainteb.core.registry import Registry
-from domainteb.core.taskio import METADATA_FILE, load_task_folder, write_task_folder
+from domainteb.core.taskio import METADATA_FILE, content_hash, load_task_folder, write_task_folder
 from domainteb.core.tasks import TRAINING_CORPORA, TaskSpec, register_task
 from domainteb.core.types import ColumnData, RetrievalData, Task, TaskMetadata, TaskType
 from domainteb.domains.checks import check_build
@@ -50,7 +54,10 @@ Size = Literal["tiny", "small", "full"]
 SIZES: tuple[str, ...] = ("tiny", "small", "full")
 DEFAULT_SIZE = "small"
 #: bump when the on-disk layout written by this module changes (invalidates every cache).
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: how sources map items to partition entities; bump when a source's entity rule changes
+#: (2: HPO terms are partitioned by subtree, retrieval metadata states the shared corpus).
+PARTITION_SCHEME = 2
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,8 @@ class TaskBuilder:
     params: dict[str, Any] = field(default_factory=dict)
     #: bump when the build logic changes (part of the cache key).
     version: int = 1
+    #: the entity-partition salts the build uses (part of the cache key: a new salt moves entities).
+    salts: tuple[str, ...] = ()
 
     def metadata(self) -> TaskMetadata:
         return TaskMetadata(
@@ -124,8 +133,20 @@ class TaskBuilder:
         )
 
     def cache_key(self, size: str) -> str:
+        """Everything that changes the built data: builder, source pin, size *limits* (not just the
+        size name), split fractions, partition salts, the HPO subtree depth and the on-disk format."""
         return stable_hash(
-            {"name": self.name, "version": self.version, "source": self.source, "size": size, "format": FORMAT_VERSION}
+            {
+                "name": self.name,
+                "version": self.version,
+                "source": self.source,
+                "size": size,
+                "limits": dataclasses.asdict(LIMITS[size]),
+                "split_fractions": [list(p) for p in SPLIT_FRACTIONS],
+                "salts": sorted(self.salts),
+                "partition_scheme": PARTITION_SCHEME,
+                "format": FORMAT_VERSION,
+            }
         )[:12]
 
     def folder(self, size: str) -> Path:
@@ -146,7 +167,8 @@ class TaskBuilder:
             check_build(self.name, self.type, splits, LIMITS[size].min_class, self.eval_splits, self.train_split)
             tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
             shutil.rmtree(tmp, ignore_errors=True)
-            meta = self.metadata().model_copy(update={"params": {**self.params, "size": size}})
+            params = {**self.params, "size": size, **shared_corpus_params(splits)}
+            meta = self.metadata().model_copy(update={"params": params})
             write_task_folder(tmp, meta, {s: b.data for s, b in splits.items()})
             revision = content_hash(tmp)
             write_task_folder_metadata(tmp, revision)
@@ -158,13 +180,23 @@ class TaskBuilder:
         return load_task_folder(self.ensure_built(size))
 
 
-def content_hash(folder: Path) -> str:
-    """sha256 over the data files of a task folder (metadata excluded), in path order."""
-    h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != METADATA_FILE):
-        h.update(path.relative_to(folder).as_posix().encode())
-        h.update(sha256_file(path).encode())
-    return h.hexdigest()
+def shared_corpus_params(splits: dict[str, BuiltSplit]) -> dict[str, Any]:
+    """Metadata saying that retrieval splits share one ``corpus.jsonl`` (BEIR has one corpus).
+
+    Queries and judged documents of each split come from that split's entities only, but every
+    split is searched over the union of the splits' documents, so the other split's documents
+    are distractors (no dev document is ever judged relevant for a test query).
+    """
+    retrieval = sorted(s for s, b in splits.items() if isinstance(b.data, RetrievalData))
+    if len(retrieval) < 2:
+        return {}
+    return {
+        "corpus_shared_by_splits": retrieval,
+        "corpus_note": (
+            f"splits {', '.join(retrieval)} share one corpus.jsonl: each split's queries and relevant documents come "
+            "from its own entities; the other splits' documents are searched too, as distractors"
+        ),
+    }
 
 
 def write_task_folder_metadata(folder: Path, revision: str) -> None:
@@ -178,12 +210,14 @@ def write_task_folder_metadata(folder: Path, revision: str) -> None:
 BUILDERS: Registry[TaskBuilder] = Registry("offline task builder")
 
 
-def builder_factory(domain: str, source: str, license: str, citation: str) -> Callable[..., TaskBuilder]:
+def builder_factory(
+    domain: str, source: str, license: str, citation: str, salts: tuple[str, ...] = ()
+) -> Callable[..., TaskBuilder]:
     """``make(name, type, description, build, **kw)``: a :class:`TaskBuilder` with one source's fields filled in."""
 
     def make(name: str, type_: TaskType, description: str, build: Callable[[str], dict[str, BuiltSplit]],
              **kw: Any) -> TaskBuilder:
-        fields = {"domain": domain, "source": source, "license": license, "citation": citation, **kw}
+        fields = {"domain": domain, "source": source, "license": license, "citation": citation, "salts": salts, **kw}
         return TaskBuilder(name=name, type=type_, description=description, build=build, **fields)
 
     return make

@@ -500,8 +500,10 @@ def run(cfg: Any) -> int:
         profiles=profiles,
         skipped=skipped,
     )
-    path = opts["output_dir"] / "profiles" / f"{opts['domain']}.json"
-    atomic_write_json(path, record.model_dump(mode="json"))
+    from domainteb.core.paths import join_under
+
+    path = join_under(opts["output_dir"], "profiles", f"{opts['domain']}.json", field="domain")
+    atomic_write_json(path, record.model_dump(mode="json"), root=opts["output_dir"])
 
     tracker = tracker_from_config(cfg)
     with tracker.run(f"profile-{opts['domain']}", tags={"stage": "profile", "domain": opts["domain"]}):

@@ -1,23 +1,25 @@
 """Readers for the pinned data packages shared by several domains.
 
 Data packages are located on disk without importing them
-(:func:`domainteb.core.assets.installed_package_dir`) and parsed here; nothing is copied
-into the repository. Parsed sources are cached per process.
+(:func:`domainteb.core.assets.installed_package_dir`, which checks the installed version
+against its pin) and parsed here; nothing is copied into the repository. Parsed sources are
+cached per process.
 """
 
 from __future__ import annotations
 
 import bz2
 import functools
-import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from domainteb.core.assets import installed_package_dir
+from domainteb.core.assets import installed_package_dir, safe_pickle_load, verify_sha256
 from domainteb.core.errors import TaskDataError
 
 DRUG_NER = "drug-named-entity-recognition==2.0.9"
+#: sha256 of that release's ``drug_ner_dictionary.pkl.bz2``
+DRUG_NER_PICKLE_SHA256 = "ec10a1c7b633fc4bae8d0eecff053892c0e37f49e18eaf59c8a1e9f40fc80d9d"
 
 
 def package_file(module: str, spec: str, relpath: str) -> Path:
@@ -68,9 +70,12 @@ class Drug:
 @functools.lru_cache(maxsize=1)
 def drugs() -> dict[str, Drug]:
     """The drug dictionary of ``drug-named-entity-recognition`` (a bz2 pickle of plain dicts)."""
-    path = package_file("drug_named_entity_recognition", DRUG_NER, "drug_ner_dictionary.pkl.bz2")
+    # version checked (package_file), file hash pinned, and unpickled with every global refused:
+    # plain dicts only, so a tampered pickle cannot run code
+    path = verify_sha256(package_file("drug_named_entity_recognition", DRUG_NER, "drug_ner_dictionary.pkl.bz2"),
+                         DRUG_NER_PICKLE_SHA256, DRUG_NER)
     with bz2.open(path) as fh:
-        raw = pickle.load(fh)  # noqa: S301 - pinned package version, plain dicts only
+        raw = safe_pickle_load(fh, path)
     variants: dict[str, list[str]] = {}
     for variant, canon_list in raw["drug_variant_to_canonical"].items():
         for canon in canon_list:

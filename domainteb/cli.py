@@ -1,8 +1,13 @@
 """The ``domainteb`` console script: one Hydra app per stage.
 
 ``domainteb <stage> [key=value ...] [-m]`` composes ``conf/<stage>.yaml`` with the
-overrides and calls the stage's ``run(cfg)``. User errors (:class:`DomainTebError`) are
-printed as one line and exit with status 2; a stage that finishes with failed items exits 1.
+overrides and calls the stage's ``run(cfg)``.
+
+Exit status: 0 success; 2 bad input (an unknown or malformed override, a bad config value,
+a broken task folder or model: :class:`DomainTebError`), printed as ONE line naming the file
+or field and the fix, before any model loads where possible; 1 when some items failed (the
+others finished and were written) or on an unexpected internal error (one line; the traceback
+with ``verbose=true``); 130 when interrupted. With ``-m``, the worst job's status.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from domainteb.core.errors import DomainTebError
+from domainteb.core.errors import ConfigError, DomainTebError
 from domainteb.core.registry import Registry
 
 
@@ -108,11 +113,16 @@ def run_stage(stage: Stage, args: Sequence[str]) -> int:
     import hydra
     from omegaconf import DictConfig
 
+    from domainteb.core.config_checks import check_config
+    from domainteb.core.overrides import check_overrides, split_args
+
     statuses: list[int] = []
 
     def job(cfg: DictConfig) -> None:
-        _configure_logging(bool(cfg.get("verbose", False)))
+        verbose = bool(cfg.get("verbose", False))
+        _configure_logging(verbose)
         try:
+            check_config(cfg)
             status = stage.function()(cfg)
         except DomainTebError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -122,12 +132,36 @@ def run_stage(stage: Stage, args: Sequence[str]) -> int:
             print("interrupted; finished outputs are kept and a rerun resumes", file=sys.stderr)
             statuses.append(130)
             return
+        except Exception as exc:  # a bug, not the user's input: one line, the traceback on request
+            if verbose:
+                import traceback
+
+                traceback.print_exc()
+            message = " ".join(str(exc).split())[:300]
+            print(f"error: internal error in 'domainteb {stage.name}' ({type(exc).__name__}: {message}); "
+                  f"finished outputs are kept; rerun with verbose=true for the traceback and report it",
+                  file=sys.stderr)
+            statuses.append(1)
+            return
         statuses.append(int(status or 0))
 
+    overrides = _rewrite(args, stage.aliases)
+    if not any(a in {"--help", "-h", "--hydra-help", "--shell-completion", "-sc"} for a in overrides):
+        try:
+            check_overrides(stage.name, stage.config, overrides, multirun=any(a in {"-m", "--multirun"} for a in overrides))
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     argv = sys.argv
-    sys.argv = [f"domainteb-{stage.name}", *_rewrite(args, stage.aliases), f"hydra.job.name={stage.name}"]
+    flags, keys = split_args(overrides)
+    sys.argv = [f"domainteb-{stage.name}", *flags, *keys, f"hydra.job.name={stage.name}"]
     try:
         hydra.main(version_base=None, config_path="pkg://domainteb.conf", config_name=stage.config)(job)()
+    except SystemExit as exc:  # Hydra's own errors (it printed them) are bad input: status 2
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if code and not statuses:
+            return 2
+        statuses.append(code)
     finally:
         sys.argv = argv
     return max(statuses, default=0)

@@ -22,6 +22,12 @@ statistic                 fields                                                
                           recall); max over families
 ``classification``        ``gold``, ``preds`` [experiment][item], ``metric``    classification (non-accuracy)
 ``bitext``                ``gold``, ``pred``, ``metric``                        bitext mining
+``v_measure``             ``labels`` (per document), ``clusters``               clustering (per document;
+                          [k-means run][document]; mean over runs               k-means fits fixed, the
+                                                                                documents resampled)
+``subset_mean``           ``subsets`` [{``name``, ``start``, ``items``}]: mean  tasks with several hf_subsets
+                          over subsets of each subset's statistic on the drawn  (task score = mean over
+                          positions in its range (ids concatenated)             subsets, as mteb) (public)
 ========================  ====================================================  ===========================
 """
 
@@ -95,6 +101,39 @@ def _bitext(items: dict[str, Any], index: np.ndarray) -> float:
     from domainteb.eval.evaluators.bitext_mining import bitext_metrics
 
     return bitext_metrics(_col(items, "gold", index), _col(items, "pred", index))[items["metric"]]
+
+
+@STATISTICS.register("v_measure")
+def _v_measure(items: dict[str, Any], index: np.ndarray) -> float:
+    """(stats) V-measure of each k-means run's assignment on the resampled documents, averaged."""
+    from sklearn.metrics.cluster import v_measure_score
+
+    labels = _col(items, "labels", index)
+    return float(np.mean([v_measure_score(labels, np.asarray(run)[index]) for run in items["clusters"]]))
+
+
+@STATISTICS.register("subset_mean")
+def _subset_mean(items: dict[str, Any], index: np.ndarray) -> float:
+    """(public) Mean over hf_subsets of each subset's statistic on the positions drawn in its range."""
+    values = []
+    for sub in items["subsets"]:
+        lo = int(sub["start"])
+        hi = lo + n_items(sub["items"])
+        local = index[(index >= lo) & (index < hi)] - lo
+        if local.size:  # a subset the resample did not draw from is left out of this draw's mean
+            values.append(resample_statistic(sub["items"], local))
+    return float(np.mean(values)) if values else float("nan")
+
+
+def combine_subsets(per_subset: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """(public) One items dict for a split scored per hf_subset: its ``full_statistic`` is the mean
+    of the subsets' main scores (the task score); a resample draws from all subsets' items."""
+    subsets, ids, start = [], [], 0
+    for name, sub in per_subset.items():
+        subsets.append({"name": name, "start": start, "items": sub})
+        ids += [f"{name}/{i}" for i in sub["ids"]]
+        start += n_items(sub)
+    return make_items("subset_mean", ids, subsets=subsets)
 
 
 def n_items(items: dict[str, Any]) -> int:

@@ -2,18 +2,28 @@
 
 Written as CSV and Markdown to ``<output_dir>/summary/<domain>.{csv,md}`` and printed with rich.
 Missing (model, task) pairs stay blank (NaN), never zero, and averages skip them.
+
+A summary is rebuilt from EVERY result file under the output folder (``<output_dir>/<model>/
+<task>.json``), not only the run that writes it, under a file lock: each run writes its result
+files before it takes the lock, so whichever of two concurrent runs (or ``-m`` jobs) rebuilds
+last sees both, and no model goes missing.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 from rich.table import Table
 
-from domainteb.core.io import atomic_write_text
+from domainteb.core.io import atomic_write_text, ensure_dir
+from domainteb.core.paths import join_under
 from domainteb.core.results import TaskResult, read_result
+
+log = logging.getLogger(__name__)
+LOCK_NAME = ".summary.lock"
 
 
 def results_frame(results: Iterable[TaskResult]) -> pd.DataFrame:
@@ -57,14 +67,41 @@ def to_rich(domain: str, table: pd.DataFrame) -> Table:
     return rich_table
 
 
+def all_results(output_dir: Path) -> list[TaskResult]:
+    """Every readable result file ``<output_dir>/<model>/<task>.json`` (others, e.g. profiles, are skipped)."""
+    found = []
+    for path in sorted(output_dir.glob("*/*.json")):
+        if path.parent.name in {"summary", "profiles", "report"} or path.name.startswith("."):
+            continue
+        try:
+            found.append(read_result(path))
+        except Exception as exc:  # not a result file, or one that is unsafe to use
+            log.info("summary skips %s (%s)", path, exc)
+    return found
+
+
 def write_summaries(result_files: Iterable[Path], output_dir: Path) -> dict[str, tuple[Table, list[Path]]]:
-    frame = results_frame(read_result(p) for p in dict.fromkeys(result_files))
+    """Rebuild the summary of each domain the given result files belong to, from all results under ``output_dir``."""
+    from filelock import FileLock
+
+    output_dir = Path(output_dir)
+    domains = {str(r.domainteb.get("domain", "unknown")) for r in (read_result(p) for p in dict.fromkeys(result_files))}
+    if not domains:
+        return {}
+    folder = ensure_dir(output_dir / "summary", root=output_dir)
+    with FileLock(str(folder / LOCK_NAME)):
+        frame = results_frame(all_results(output_dir))
+        return _write_domains(frame[frame["domain"].isin(domains)], output_dir)
+
+
+def _write_domains(frame: pd.DataFrame, output_dir: Path) -> dict[str, tuple[Table, list[Path]]]:
     out: dict[str, tuple[Table, list[Path]]] = {}
     for domain, part in frame.groupby("domain"):
         table = summary_table(part)
-        csv_path = output_dir / "summary" / f"{domain}.csv"
-        md_path = output_dir / "summary" / f"{domain}.md"
-        atomic_write_text(csv_path, table.to_csv())
-        atomic_write_text(md_path, table.to_markdown() + "\n")
+        # the domain comes from result files: checked, and each write proven to stay under output_dir
+        csv_path = join_under(output_dir, "summary", f"{domain}.csv", field="domain")
+        md_path = join_under(output_dir, "summary", f"{domain}.md", field="domain")
+        atomic_write_text(csv_path, table.to_csv(), root=output_dir)
+        atomic_write_text(md_path, table.to_markdown() + "\n", root=output_dir)
         out[str(domain)] = (to_rich(str(domain), table), [csv_path, md_path])
     return out

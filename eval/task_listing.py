@@ -22,6 +22,7 @@ def task_record(spec: TaskSpec, *, build: bool, size: str | None) -> dict[str, A
         "benchmark": spec.benchmark,
         "source": spec.source,
         "license": spec.license,
+        "license_url": spec.license_url or None,
         "description": spec.description,
         "available": reason is None,
         "unavailable_reason": reason,

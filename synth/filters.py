@@ -1,6 +1,7 @@
 """Quality filters for generated queries, each counting its rejections, and hard-negative mining.
 
-Order: length bounds → prompt-injection echo → copied passage spans → exact duplicates →
+Order: length bounds → prompt-injection echo (:mod:`domainteb.synth.injection`) → few-shot
+example echo → not grounded in the passage → copied passage spans → exact duplicates →
 near duplicates (character n-gram Jaccard) → round-trip consistency (the positive must rank
 in the baseline retriever's top-k). Negatives are mined from the same retriever's ranking,
 skipping candidates that score within a margin of the positive (likely false negatives).
@@ -18,19 +19,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from domainteb.core.errors import ConfigError
+from domainteb.synth.injection import content_words, injection_verdict, instruction_spans
 from domainteb.synth.passages import Passage
 
 log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"\w+", re.U)
-_INJECTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b[^.\n]{0,60}?\b(instructions?|prompts?|rules|above|previous|system)\b", re.I
-)
-_PAYLOAD = re.compile(
-    r"\b(?:output|say|print|write|respond with|reply with|answer with|return)\b\s*:?\s*[\"'“]?([^\"'”.\n]{1,80})", re.I
-)
-
-
 @dataclass
 class Candidate:
     """A generated query before filtering."""
@@ -60,6 +54,7 @@ class FilterSettings:
     n_negatives: int = 1
     negative_depth: int = 20
     false_negative_margin: float = 0.95
+    few_shot_echo: bool = True   # reject queries reusing the few-shot example's content words
 
     @classmethod
     def from_config(cls, block: Any) -> FilterSettings:
@@ -86,23 +81,45 @@ def words(text: str) -> list[str]:
 
 
 def injected_payloads(passage: str) -> list[str]:
-    """Strings a prompt injection in ``passage`` asks the model to output (empty when there is none)."""
-    if not _INJECTION.search(passage):
-        return []
-    out = []
-    for m in _PAYLOAD.finditer(passage):
-        payload = normalise(m.group(1))
-        if payload and len(payload) >= 2:
-            out.append(payload)
-    return out
+    """The instruction-like spans of ``passage``, normalised (empty for a clean passage)."""
+    return [normalise(span) for span in instruction_spans(passage) if normalise(span)]
 
 
 def echoes_injection(query: str, passage: str) -> bool:
-    """True when the query repeats an injected instruction or its payload."""
-    if _INJECTION.search(query):
-        return True
-    q = f" {normalise(query)} "
-    return any(f" {p} " in q for p in injected_payloads(passage))
+    """True when the query carries an instruction or a word found only in the passage's injected spans."""
+    return injection_verdict(query, passage) == "injection_echo"
+
+
+def _example_words() -> frozenset[str]:
+    """Content words of the prompt's few-shot example (its passage and its answer)."""
+    import json
+
+    from domainteb.synth.prompts import _EXAMPLE_ASSISTANT, _EXAMPLE_USER
+
+    passage = _EXAMPLE_USER.split("<passage>", 1)[1].split("</passage>", 1)[0]
+    answer = " ".join(json.loads(_EXAMPLE_ASSISTANT)["queries"])
+    return frozenset(w for w in content_words(f"{passage} {answer}") if len(w) >= 4 and not w.isdigit() and w not in _GENERIC)
+
+
+#: everyday words of the example that legitimate queries use too ("what does … mean", "positive test").
+_GENERIC = frozenset("does make means usually available requires required positive lose loses fallen head sound noise "
+                     "efficiency wears side below level".split())
+
+
+#: the few-shot example's content words (``pump``, ``cavitation``, ``suction``, ``rattling``, ``inlet`` …).
+FEW_SHOT_WORDS = _example_words()
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def reuses_few_shot_example(query: str, passage: str) -> bool:
+    """True when the query uses a content word of the prompt's few-shot example that its own passage lacks
+    (the example's words glued to a passage term, ``pump <disease>``, or the example sentence plus passage text)."""
+    example = {_singular(w) for w in FEW_SHOT_WORDS}
+    own = {_singular(w) for w in content_words(passage)}
+    return any(_singular(w) in example and _singular(w) not in own for w in content_words(query))
 
 
 def copies_span(query: str, passage: str, n: int) -> bool:
@@ -174,24 +191,41 @@ def make_retriever(name: str, texts: list[str]) -> Retriever:
     raise ConfigError(f"filters.retriever={name!r}: use 'bm25' or the folder of a sentence-transformers model")
 
 
+#: every rejection reason, in filter order (each appears in the report, 0 when unused).
+REJECTION_REASONS = ("length", "injection_echo", "few_shot_echo", "ungrounded", "copied_span", "exact_duplicate",
+                     "near_duplicate", "roundtrip")
+
+
 @dataclass
 class FilterResult:
     kept: list[Candidate]
     rejections: Counter
+    #: each rejected candidate with its reason (written to ``rejected.jsonl``).
+    rejected: list[tuple[Candidate, str]] = field(default_factory=list)
 
 
 def apply_filters(candidates: list[Candidate], passages: dict[str, Passage], pool: list[Passage], cfg: FilterSettings) -> FilterResult:
     """Run every filter in order; returns the kept candidates (with mined negatives) and rejection counts."""
     rejections: Counter = Counter()
+    rejected: list[tuple[Candidate, str]] = []
     stage: list[Candidate] = []
     for c in candidates:
         n_words = len(words(c.query))
         if not (cfg.min_chars <= len(c.query) <= cfg.max_chars and cfg.min_words <= n_words <= cfg.max_words):
             rejections["length"] += 1
-        elif echoes_injection(c.query, passages[c.passage_id].text):
+            rejected.append((c, "length"))
+        elif (verdict := injection_verdict(c.query, passages[c.passage_id].text)) == "injection_echo":
             rejections["injection_echo"] += 1
+            rejected.append((c, "injection_echo"))
+        elif cfg.few_shot_echo and reuses_few_shot_example(c.query, passages[c.passage_id].text):
+            rejections["few_shot_echo"] += 1
+            rejected.append((c, "few_shot_echo"))
+        elif verdict == "ungrounded":
+            rejections["ungrounded"] += 1
+            rejected.append((c, "ungrounded"))
         elif copies_span(c.query, passages[c.passage_id].text, cfg.copy_ngram):
             rejections["copied_span"] += 1
+            rejected.append((c, "copied_span"))
         else:
             stage.append(c)
     seen: set[str] = set()
@@ -200,6 +234,7 @@ def apply_filters(candidates: list[Candidate], passages: dict[str, Passage], poo
         key = normalise(c.query)
         if key in seen:
             rejections["exact_duplicate"] += 1
+            rejected.append((c, "exact_duplicate"))
             continue
         seen.add(key)
         unique.append(c)
@@ -209,13 +244,14 @@ def apply_filters(candidates: list[Candidate], passages: dict[str, Passage], poo
         sh = shingles(c.query, cfg.near_dup_ngram)
         if any(len(sh & o) / max(1, len(sh | o)) >= cfg.near_dup_threshold for o in kept_sh):
             rejections["near_duplicate"] += 1
+            rejected.append((c, "near_duplicate"))
             continue
         kept_sh.append(sh)
         distinct.append(c)
-    for name in ("length", "injection_echo", "copied_span", "exact_duplicate", "near_duplicate", "roundtrip"):
+    for name in REJECTION_REASONS:
         rejections.setdefault(name, 0)
     if not distinct:
-        return FilterResult([], rejections)
+        return FilterResult([], rejections, rejected)
     pool_ids = [p.id for p in pool]
     retriever = make_retriever(cfg.retriever, [p.text for p in pool])
     depth = max(cfg.top_k, cfg.negative_depth if cfg.n_negatives else 0)
@@ -226,6 +262,7 @@ def apply_filters(candidates: list[Candidate], passages: dict[str, Passage], poo
         rank = ids.index(c.passage_id) if c.passage_id in ids else None
         if cfg.roundtrip and (rank is None or rank >= cfg.top_k or srow[rank] <= 0):
             rejections["roundtrip"] += 1
+            rejected.append((c, "roundtrip"))
             continue
         pos_score = float(srow[rank]) if rank is not None else float("inf")
         negs = []
@@ -240,4 +277,4 @@ def apply_filters(candidates: list[Candidate], passages: dict[str, Passage], poo
                 break
         c.negatives = negs
         kept.append(c)
-    return FilterResult(kept, rejections)
+    return FilterResult(kept, rejections, rejected)

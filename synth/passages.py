@@ -1,4 +1,4 @@
-"""Where passages come from: a domain's training corpus, a user's JSONL file, or a folder of .txt files."""
+"""Where passages come from: a domain's training corpus, a user's JSONL file (``id`` or BEIR ``_id``), or a folder of .txt files."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class Passage:
 def _from_jsonl(path: Path) -> list[Passage]:
     out = []
     for lineno, rec in iter_jsonl(path):
-        pid = require_field(rec, "id", path, lineno, (str, int))
+        pid = require_field(rec, "_id" if "_id" in rec and "id" not in rec else "id", path, lineno, (str, int))
         text = require_field(rec, "text", path, lineno)
         title = rec.get("title")
         if isinstance(title, str) and title.strip():

@@ -112,3 +112,19 @@ class JobOutcome(_Record):
     attempts: int = 0
     repairs: int = 0
     created_at: str = Field(default_factory=utc_now)
+
+
+class GeneratedQuery(BaseModel):
+    """One generated query for a corpus chunk (``<run_dir>/queries/<generator>.jsonl``).
+
+    ``generator`` is ``"ict"``, ``"crop"`` or ``"llm:<model>"``; ``pid`` the chunk ``_id`` it
+    was generated from. ``positive_text`` is set when the positive is not the whole chunk
+    (inverse cloze: the chunk's text with the query sentence removed).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    qid: str
+    query: str
+    pid: str
+    generator: str
+    positive_text: str | None = None

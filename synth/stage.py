@@ -2,7 +2,7 @@
 
 Outputs under ``output_dir``: ``pairs.jsonl`` (:class:`SynthPair` records), ``dataset/``
 (``datasets.Dataset.save_to_disk`` with columns anchor/positive/negative for the
-sentence-transformers trainer), ``failed.jsonl``, ``report.json``, plus the resumable logs
+sentence-transformers trainer), ``failed.jsonl``, ``rejected.jsonl`` (each rejected query with its reason), ``report.json``, plus the resumable logs
 ``responses.jsonl`` (response cache) and ``jobs.jsonl`` (finished jobs).
 """
 
@@ -13,6 +13,7 @@ import contextlib
 import logging
 import random
 import shutil
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -190,6 +191,11 @@ def run(cfg: Any) -> int:
                 tracker.log_artifact(report.outputs[name])
             tracker.log_artifact(report.outputs["dataset"], artifact_path="dataset")
     _summary_table(report)
+    if report.jobs_failed and not report.jobs_ok:  # every LLM call failed: nothing was generated
+        print(f"error: all {report.jobs_failed} LLM job(s) failed, no pairs generated; see {report.failed_file} "
+              f"for the reasons, check llm.base_url/llm.model and that the server answers, then rerun with "
+              f"retry_failed=true", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -241,6 +247,9 @@ def _finish(
     ]
     pairs_file = out / "pairs.jsonl"
     atomic_write_jsonl(pairs_file, (p.model_dump(mode="json") for p in pairs))
+    rejected_file = out / "rejected.jsonl"
+    atomic_write_jsonl(rejected_file, ({"query": c.query, "passage_id": c.passage_id, "reason": reason, "job_id": c.job_id}
+                                       for c, reason in result.rejected))
     dataset_dir = out / "dataset"
     fallback = _export_dataset(pairs, pool, dataset_dir, int(cfg.seed))
     stats = client.stats
@@ -270,6 +279,7 @@ def _finish(
         pairs_per_difficulty=dict(Counter(p.difficulty for p in pairs)),
         failure_reasons=dict(Counter(_reason_kind(o.reason) for o in failed)),
         outputs={"pairs": str(pairs_file), "dataset": str(dataset_dir), "failed": str(failed_file), "report": str(out / "report.json"),
+                 "rejected": str(rejected_file),
                  "responses": str(out / "responses.jsonl"), "jobs": str(out / "jobs.jsonl")},
         config={k: v for k, v in flatten(cfg_dict).items() if not k.startswith("mlflow.")},
     )

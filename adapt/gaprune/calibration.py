@@ -2,9 +2,11 @@
 to ``n`` representative triplets.
 
 Sources
-  * domain: a pairs/triplets JSONL file (``data=...``; fields ``anchor``/``query``, ``positive``,
-    optional ``negative``) or, when none is given, the domain suite's real training pairs
-    (``domainteb.domains.train_pairs(domain, n)``).
+  * domain: pseudo-queries from the user's own corpus (``adapt.calibration_corpus=<chunks.jsonl |
+    documents | BEIR folder>``, :func:`corpus_triplets`; measured best, see
+    ``benchmarks/gaprune_corpus.py``), else a pairs/triplets JSONL file (``data=...``; fields
+    ``anchor``/``query``, ``positive``, optional ``negative``), else the domain suite's real
+    training pairs (``domainteb.domains.train_pairs(domain, n)``).
   * general: WordNet lemma → gloss triplets from Debian ``wordnet-base`` (Princeton WordNet 3.0,
     WordNet licence, BSD-like) via ``domainteb.domains.general.general_triplets(n, seed)``.
 
@@ -42,6 +44,28 @@ class Triplet:
     query: str
     positive: str
     negative: str
+
+
+@dataclass(frozen=True)
+class TextPrompts:
+    """The query and passage prompts a model is evaluated with ("" = none), applied to every text the
+    pruner embeds: the Fisher pass, k-means sampling, held-out recall and retraining."""
+
+    query: str = ""
+    document: str = ""
+
+    @classmethod
+    def of(cls, model: Any) -> TextPrompts:
+        """The prompts the evaluators would use for ``model`` (same resolution as domainteb eval)."""
+        from domainteb.eval.models.sentence_transformer import pick_prompt
+
+        prompts = dict(getattr(model, "prompts", None) or {})
+        return cls(pick_prompt(prompts, "query", None) or "", pick_prompt(prompts, "document", None) or "")
+
+    def columns(self) -> dict[str, str]:
+        """Per-column prompts for the sentence-transformers trainer (empty when the model has none)."""
+        cols = {"anchor": self.query, "positive": self.document, "negative": self.document}
+        return {k: v for k, v in cols.items() if v}
 
 
 def _pick(rec: Mapping[str, Any], keys: Sequence[str]) -> str | None:
@@ -109,6 +133,28 @@ def domain_triplets(domain: str, limit: int, path: str | Path | None = None, see
     return to_triplets(_records(recs), f"domains.train_pairs({domain!r})", seed)
 
 
+def corpus_triplets(path: str | Path, limit: int, seed: int = 0, method: str = "ict") -> list[Triplet]:
+    """Up to ``limit`` triplets from the user's own corpus, LLM-free: one pseudo-query per passage
+    (``domainteb.synth.pseudo_queries``; inverse cloze: a sentence is the query, the rest of the
+    passage the positive), shuffled with ``seed``; the negative is another passage's positive.
+
+    ``path``: a ``chunks.jsonl`` of the corpus stage, a JSONL/folder of documents, or a BEIR folder
+    (only its corpus is read, never its queries).
+    """
+    from domainteb.corpus import load_documents
+    from domainteb.synth.pseudo_queries import generate_pseudo_queries
+
+    docs = load_documents(path)
+    text = {d.doc_id: f"{d.title} {d.text}".strip() if d.title else d.text for d in docs}
+    queries = generate_pseudo_queries([{"_id": d.doc_id, "text": d.text} for d in docs], method=method, seed=seed)
+    if not queries:
+        raise DomainTebError(f"calibration_corpus={path}: no pseudo-queries could be made (passages too short); "
+                             "pass data=<pairs.jsonl> instead")
+    random.Random(seed).shuffle(queries)
+    recs = [{"anchor": q.query, "positive": q.positive_text or text[q.pid]} for q in queries[:limit]]
+    return to_triplets(recs, f"calibration_corpus={path}", seed)
+
+
 def general_triplets(limit: int, seed: int = 0) -> list[Triplet]:
     """Up to ``limit`` general-domain triplets (WordNet lemma → gloss)."""
     try:
@@ -152,7 +198,8 @@ def representative_sample(
 ) -> list[Triplet]:
     """``n`` distinct triplets nearest to the k-means centroids of the query embeddings.
 
-    ``embed(texts) -> np.ndarray`` embeds the queries (L2-normalised rows are expected).
+    ``embed(texts) -> np.ndarray`` embeds the queries (L2-normalised rows are expected; the caller
+    applies the model's query prompt, see :meth:`TextPrompts.of`).
     """
     check_available(triplets, n, "the")
     if len(triplets) == n:

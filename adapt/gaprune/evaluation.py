@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from domainteb.adapt.basemodel import eval_mode
-from domainteb.adapt.gaprune.calibration import Triplet
+from domainteb.adapt.gaprune.calibration import TextPrompts, Triplet
 from domainteb.core.errors import DomainTebError
 from domainteb.core.types import Task
 
@@ -36,15 +36,19 @@ class EvalTargets:
 def held_out_recall(model: Any, triplets: Sequence[Triplet], k: int = 10, batch_size: int = 64) -> float:
     """Recall@k of each query's positive among all positives and negatives of ``triplets``.
 
-    Encoded in eval mode (a model fresh from retraining is still in train mode: no dropout noise).
+    Encoded in eval mode (a model fresh from retraining is still in train mode: no dropout noise),
+    with the model's query and passage prompts (:meth:`TextPrompts.of`), as the evaluators do.
     """
     if not triplets:
         return float("nan")
+    prompts = TextPrompts.of(model)
     docs = list(dict.fromkeys([t.positive for t in triplets] + [t.negative for t in triplets]))
     index = {d: i for i, d in enumerate(docs)}
     with eval_mode(model):
-        q = model.encode([t.query for t in triplets], batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
-        d = model.encode(docs, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        q = model.encode([t.query for t in triplets], prompt=prompts.query, batch_size=batch_size,
+                         normalize_embeddings=True, convert_to_numpy=True)
+        d = model.encode(docs, prompt=prompts.document, batch_size=batch_size, normalize_embeddings=True,
+                         convert_to_numpy=True)
     sims = np.asarray(q, dtype=np.float32) @ np.asarray(d, dtype=np.float32).T
     top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
     hits = [index[t.positive] in set(row.tolist()) for t, row in zip(triplets, top)]

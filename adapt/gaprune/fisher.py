@@ -33,8 +33,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from domainteb.adapt.basemodel import eval_mode
-from domainteb.adapt.gaprune.calibration import Triplet
+from domainteb.adapt.gaprune.calibration import TextPrompts, Triplet
 from domainteb.adapt.gaprune.targets import Target
+from domainteb.core.errors import DomainTebError
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,31 @@ def per_sample_infonce(q: Tensor, p: Tensor, n: Tensor, scale: float = 20.0) -> 
     return F.cross_entropy(logits, idx, reduction="none")
 
 
-def embed_triplets(model: torch.nn.Module, batch: Sequence[Triplet]) -> tuple[Tensor, Tensor, Tensor]:
-    """Sentence embeddings of queries, positives and negatives through the full ST forward."""
-    texts = [t.query for t in batch] + [t.positive for t in batch] + [t.negative for t in batch]
+def _check_prompt_pooling(model: torch.nn.Module, prompts: TextPrompts) -> None:
+    """Prompts are prefixed to the texts; a pooling that must skip prompt tokens can't take that."""
+    if not (prompts.query or prompts.document):
+        return
+    for module in model.modules() if hasattr(model, "modules") else ():
+        if getattr(module, "include_prompt", True) is False:
+            raise DomainTebError(
+                "the model's Pooling excludes prompt tokens (include_prompt=False, Instructor-style); the per-sample "
+                "Fisher pass embeds query and passage texts in one batch and supports prompts only when they are pooled; "
+                "use a model whose pooling includes the prompt"
+            )
+
+
+def embed_triplets(
+    model: torch.nn.Module, batch: Sequence[Triplet], prompts: TextPrompts | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Sentence embeddings of queries, positives and negatives through the full ST forward.
+
+    ``prompts`` (default: the model's own evaluation prompts, :meth:`TextPrompts.of`) are prefixed
+    exactly as ``SentenceTransformer.encode`` does for a pooling that includes the prompt.
+    """
+    p = prompts if prompts is not None else TextPrompts.of(model)
+    _check_prompt_pooling(model, p)
+    texts = ([p.query + t.query for t in batch] + [p.document + t.positive for t in batch]
+             + [p.document + t.negative for t in batch])
     device = next(model.parameters()).device
     prep = model.preprocess if hasattr(model, "preprocess") else model.tokenize
     features = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in prep(texts).items()}
@@ -135,21 +158,24 @@ def grad_stats(
     chunk: int = 16,
     scale: float = 20.0,
     show_progress: bool = False,
+    prompts: TextPrompts | None = None,
 ) -> GradStats:
-    """Diagonal Fisher and mean per-sample gradient of every target weight over ``triplets``."""
+    """Diagonal Fisher and mean per-sample gradient of every target weight over ``triplets``,
+    with the texts embedded under ``prompts`` (default: the model's own, :meth:`TextPrompts.of`)."""
     from tqdm.auto import tqdm
 
     flags = {id(p): p.requires_grad for p in model.parameters()}
     for p in model.parameters():
         p.requires_grad_(False)
     hooks = _PerSampleHooks(targets, chunk)
+    prompts = prompts if prompts is not None else TextPrompts.of(model)
     try:
         with eval_mode(model), hooks:
             batches = range(0, len(triplets), batch_size)
             for start in tqdm(batches, desc="per-sample grads", disable=not show_progress):
                 batch = triplets[start : start + batch_size]
                 hooks.batch_size = len(batch)
-                q, p, n = embed_triplets(model, batch)
+                q, p, n = embed_triplets(model, batch, prompts)
                 per_sample_infonce(q, p, n, scale).sum().backward()
     finally:
         for p in model.parameters():

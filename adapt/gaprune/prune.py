@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from torch import Tensor, nn
 
-from domainteb.adapt.gaprune.calibration import Triplet
+from domainteb.adapt.gaprune.calibration import TextPrompts, Triplet
 from domainteb.adapt.gaprune.fisher import GradStats, grad_stats
 from domainteb.adapt.gaprune.masks import Mask, global_mask, jaccard_pruned, sparsity_stats
 from domainteb.adapt.gaprune.scoring import SCORERS, ScoringInputs
@@ -34,6 +34,7 @@ class PruneSettings:
     beta: float = 1.0
     gamma: float = 0.5
     alignment: str = "tensor"
+    sign_aware: bool = True
     prune_attention: bool = False
     per_sample_batch: int = 32
     chunk: int = 16
@@ -57,13 +58,16 @@ def collect_stats(
     batch_size: int = 32,
     chunk: int = 16,
     show_progress: bool = False,
+    prompts: TextPrompts | None = None,
 ) -> Stats:
-    """Per-sample Fisher and mean gradients on each needed set (``domain``/``general``)."""
+    """Per-sample Fisher and mean gradients on each needed set (``domain``/``general``), with the
+    texts under ``prompts`` (default: the model's own evaluation prompts)."""
     out = Stats()
     for name in sorted(needs):
         start = time.perf_counter()
         out.by_set[name] = grad_stats(
-            model, targets, sets[name], batch_size=batch_size, chunk=chunk, show_progress=show_progress
+            model, targets, sets[name], batch_size=batch_size, chunk=chunk, show_progress=show_progress,
+            prompts=prompts,
         )
         out.seconds[name] = time.perf_counter() - start
         log.info("%s Fisher over %d triplets: %.1fs", name, len(sets[name]), out.seconds[name])
@@ -85,6 +89,7 @@ def make_mask(targets: Sequence[Target], settings: PruneSettings, stats: Stats |
         beta=settings.beta,
         gamma=settings.gamma,
         alignment=settings.alignment,
+        sign_aware=settings.sign_aware,
         seed=settings.seed,
     )
     scores = scorer.fn(inp)

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 from transformers import TrainerCallback
 
-from domainteb.adapt.gaprune.calibration import Triplet
+from domainteb.adapt.gaprune.calibration import TextPrompts, Triplet
 from domainteb.adapt.gaprune.masks import apply_mask
 from domainteb.adapt.gaprune.targets import Target
 
@@ -63,8 +63,13 @@ def retrain(
     batch_size: int = 32,
     seed: int = 0,
     scale: float = 20.0,
+    prompts: TextPrompts | None = None,
 ) -> dict[str, float]:
-    """Train ``model`` for ``steps`` optimizer steps on domain triplets with the mask fixed."""
+    """Train ``model`` for ``steps`` optimizer steps on domain triplets with the mask fixed.
+
+    Queries and passages get the prompts the model is evaluated with (default: the model's own,
+    :meth:`TextPrompts.of`), passed to the trainer per column.
+    """
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
@@ -77,8 +82,10 @@ def retrain(
         }
     )
     on_cuda = torch.cuda.is_available() and next(model.parameters()).device.type == "cuda"
+    column_prompts = (prompts if prompts is not None else TextPrompts.of(model)).columns()
     args = SentenceTransformerTrainingArguments(
         output_dir=str(output_dir),
+        prompts=column_prompts or None,
         max_steps=steps,
         per_device_train_batch_size=batch_size,
         learning_rate=lr,

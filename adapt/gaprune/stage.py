@@ -1,7 +1,11 @@
 """The ``gaprune`` method of the ``adapt`` stage.
 
 ``domainteb adapt method=gaprune base=minilm-l6 domain=finance sparsity=0.5 [retrain_steps=100]
-[adapt.criterion=gaprune|magnitude|random|fisher_general|fisher_domain]``
+[adapt.criterion=gaprune|magnitude|random|fisher_general|fisher_domain]
+[adapt.calibration_corpus=<chunks.jsonl | documents | BEIR folder>]``
+
+Every text the pruner embeds (Fisher pass, k-means sampling, held-out recall, retraining) gets the
+query/passage prompts the model is evaluated with (``TextPrompts.of(model)``).
 
 Steps: (1) validate the config and load the calibration pools (before any model);
 (2) skip when ``done.json`` matches the config; (3) load the base model and score it dense;
@@ -25,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from domainteb.adapt.gaprune.calibration import (
     Triplet,
     check_available,
+    corpus_triplets,
     general_triplets,
     read_triplets_file,
     representative_sample,
@@ -66,6 +71,7 @@ def settings_from_config(cfg: DictConfig) -> PruneSettings:
         beta=float(_opt(block, "beta", 1.0)),
         gamma=float(_opt(block, "gamma", 0.5)),
         alignment=alignment,
+        sign_aware=bool(_opt(block, "sign_aware", True)),
         prune_attention=bool(_opt(block, "prune_attention", False)),
         per_sample_batch=int(_opt(block, "per_sample_batch", 32)),
         chunk=int(_opt(block, "chunk", 16)),
@@ -78,6 +84,9 @@ def settings_from_config(cfg: DictConfig) -> PruneSettings:
 
 def _pool(cfg: DictConfig, side: str, domain: str, limit: int, seed: int) -> list[Triplet]:
     block = cfg.get("adapt")
+    corpus = _opt(block, "calibration_corpus", None)
+    if side == "domain" and corpus:
+        return corpus_triplets(str(corpus), limit, seed)
     if side == "domain":
         from domainteb.adapt.pairs import load_pairs
 
@@ -225,7 +234,8 @@ def run_gaprune(cfg: DictConfig) -> dict[str, Any]:
             criterion=settings.criterion, domain=domain, base=base, sparsity_target=settings.sparsity,
             sparsity_measured=measured, prunable_modules=", ".join(t.name for t in targets),
             term_magnitudes=terms, settings=asdict(settings),
-            calibration={"n_calibration": data["n_calibration"], "domain_source": str(cfg.get("data") or f"train_pairs({domain})"),
+            calibration={"n_calibration": data["n_calibration"],
+                         "domain_source": _domain_source(cfg, domain),
                          "general_source": str(_opt(block, "general_data", "") or "WordNet 3.0 (Debian wordnet-base)"),
                          "sets": {k: len(v) for k, v in sets.items()},
                          "held_out": {"domain": len(evals.domain_held_out), "general": len(evals.general_held_out)},
@@ -270,7 +280,8 @@ def _structured(dense: Any, targets: Any, settings: PruneSettings, stats: Any, s
     dense_targets = {t.name: t for t in prunable_targets(dense, settings.prune_attention)}
     inp = ScoringInputs(weights={k: t.module.weight for k, t in dense_targets.items()},
                         domain=stats.by_set.get("domain"), general=stats.by_set.get("general"), alpha=settings.alpha,
-                        beta=settings.beta, gamma=settings.gamma, alignment=settings.alignment, seed=settings.seed)
+                        beta=settings.beta, gamma=settings.gamma, alignment=settings.alignment,
+                        sign_aware=settings.sign_aware, seed=settings.seed)
     weight_scores = SCORERS.get(settings.criterion).fn(inp)
     dest = output_dir / "model_structured"
     info = export_structured(dense, dest, float(structured.get("neuron_sparsity", 0.3)), weight_scores)
@@ -285,9 +296,21 @@ def _structured(dense: Any, targets: Any, settings: PruneSettings, stats: Any, s
     return {**info, "seconds": time.perf_counter() - start}
 
 
+def _domain_source(cfg: DictConfig, domain: str) -> str:
+    corpus = _opt(cfg.get("adapt"), "calibration_corpus", None)
+    if corpus:
+        return f"pseudo-queries (ict) from {corpus}"
+    return str(cfg.get("data") or f"train_pairs({domain})")
+
+
 def _embedder(model: Any):  # noqa: ANN202
+    """Embeds calibration queries for k-means sampling, with the model's query prompt."""
+    from domainteb.adapt.gaprune.calibration import TextPrompts
+
+    prompt = TextPrompts.of(model).query
+
     def embed(texts: list[str]) -> Any:
-        return model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+        return model.encode(texts, prompt=prompt, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
 
     return embed
 

@@ -70,7 +70,7 @@ def build_clustering(size: str) -> dict[str, BuiltSplit]:
     return labelled_clustering(rows, size, "mesh-clu", ents)
 
 
-_builder = builder_factory("chemistry", DRUG_NER, LICENSE, CITATION)
+_builder = builder_factory("chemistry", DRUG_NER, LICENSE, CITATION, salts=(SALT,))
 
 BUILDERS = [
     _builder(

@@ -207,7 +207,7 @@ def build_iarc(size: str) -> dict[str, BuiltSplit]:
     }
 
 
-_builder = builder_factory("chemistry", SPEC, LICENSE, CITATION)
+_builder = builder_factory("chemistry", SPEC, LICENSE, CITATION, salts=(SALT,))
 
 
 BUILDERS = [

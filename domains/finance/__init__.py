@@ -14,19 +14,24 @@ from __future__ import annotations
 
 from domainteb.domains.base import register_builders, register_train_pairs, register_training_corpus, sample
 from domainteb.domains.finance import gaap, tickers, tryton
+from domainteb.domains.leakage import drop_evaluated, register_train_entities
 
 register_builders(gaap, tickers, tryton)
+register_train_entities("edgartools-gaap", lambda: {e.line_item for e in gaap.partition("train")})
+register_train_entities("pytickersymbols", lambda: {c.name.lower() for c in tickers.companies() if c.partition == "train"})
 
 
 def training_corpus(n: int | None = None, seed: int = 0) -> list[dict[str, str]]:
     """Train-split passages: US-GAAP element mappings and company descriptions."""
-    return sample(gaap.training_passages() + tickers.training_passages(), n, "finance-corpus", seed)
+    passages = drop_evaluated(gaap.training_passages() + tickers.training_passages(), ("text",))
+    return sample(passages, n, "finance-corpus", seed)
 
 
 def train_pairs(n: int = 1000, seed: int = 0) -> list[dict[str, str]]:
     """(element label, its line item, another line item of the same statement) from train line items."""
-    return sample(gaap.training_triplets(), n, "finance-pairs", seed)
+    return sample(drop_evaluated(gaap.training_triplets(), TRIPLET_FIELDS), n, "finance-pairs", seed)
 
 
+TRIPLET_FIELDS = ("query", "positive", "negative")
 register_training_corpus("finance", training_corpus)
 register_train_pairs("finance", train_pairs)

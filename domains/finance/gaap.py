@@ -154,7 +154,7 @@ def build_line_item_reranking(size: str) -> dict[str, BuiltSplit]:
     return {"test": BuiltSplit(columns(rows, ("query", "positive", "negative")), _lines(partition("test")))}
 
 
-_builder = builder_factory("finance", SPEC, LICENSE, CITATION)
+_builder = builder_factory("finance", SPEC, LICENSE, CITATION, salts=(SALT,))
 
 
 BUILDERS = [

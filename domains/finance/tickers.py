@@ -95,7 +95,7 @@ def build_clustering(size: str) -> dict[str, BuiltSplit]:
     return labelled_clustering(rows + dev_rows, size, "tickers-clu", ents | dev_ents)
 
 
-_builder = builder_factory("finance", SPEC, LICENSE, CITATION)
+_builder = builder_factory("finance", SPEC, LICENSE, CITATION, salts=(SALT,))
 
 BUILDERS = [
     _builder(

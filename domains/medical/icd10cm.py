@@ -210,7 +210,7 @@ def build_hierarchy_sts(size: str) -> dict[str, BuiltSplit]:
     return {"test": BuiltSplit(columns(rows, ("sentence1", "sentence2", "score")), {c.category for c in cs})}
 
 
-_builder = builder_factory("medical", SPEC, LICENSE, CITATION)
+_builder = builder_factory("medical", SPEC, LICENSE, CITATION, salts=(SALT,))
 
 
 BUILDERS = [

@@ -45,7 +45,12 @@ class PublicTaskInfo(BaseModel):
     loader: Literal["mteb", "hf"]
     eval_splits: list[str] = Field(default_factory=lambda: ["test"])
     main_score: str = ""
-    license: str = ""
+    #: the dataset's licence as its card/metadata states it, or "unknown" (never empty).
+    license: str = "unknown"
+    #: the dataset card to read the licence on (always set).
+    license_url: str = ""
+    #: where ``license`` was read from.
+    license_source: str = ""
     reference: str = ""
     description: str = ""
     #: source column -> domainteb/mteb column, applied after loading ("hf" loader).
@@ -54,6 +59,19 @@ class PublicTaskInfo(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     revision_verified: bool = True
     note: str = ""
+
+
+#: licence values that say nothing; recorded as "unknown" (with the card URL).
+_NO_LICENSE = {"", "not specified", "none", "other", "unknown"}
+
+
+def card_url(path: str) -> str:
+    """The Hugging Face dataset card of ``path``."""
+    return f"https://huggingface.co/datasets/{path}"
+
+
+def _license(value: str) -> str:
+    return "unknown" if value.strip().lower() in _NO_LICENSE else value.strip()
 
 
 def _m(name: str, type_: str, path: str, revision: str, license_: str, benchmark: str, domain: str) -> PublicTaskInfo:
@@ -65,7 +83,9 @@ def _m(name: str, type_: str, path: str, revision: str, license_: str, benchmark
         path=path,
         revision=revision,
         loader="mteb",
-        license=license_,
+        license=_license(license_),
+        license_url=card_url(path),
+        license_source="mteb 2.26.24 task metadata (its license field)",
         reference=f"mteb task {name}",
     )
 
@@ -152,6 +172,10 @@ def _fin(
         loader="hf",
         eval_splits=splits,
         main_score=main_score,
+        # FinMTEB's task metadata records no licence and the cards could not be read offline.
+        license="unknown",
+        license_url=card_url(f"FinanceMTEB/{repo}"),
+        license_source="not recorded in FinMTEB's task metadata (47ee4ad); read the dataset card",
         reference=reference,
         renames=renames or {},
         params=params or {},

@@ -96,4 +96,6 @@ def load_hf_task(info: PublicTaskInfo, src: DataSource) -> tuple[dict[str, Split
             sizes = cluster_set_sizes(rows, info.renames)
             if sizes is not None:
                 params.setdefault("cluster_set_sizes", {})[split] = sizes
+                # FinMTEB scores clustering with mteb 1's protocol: k-means per cluster set.
+                params["clustering_protocol"] = "per_cluster_set"
     return out, params

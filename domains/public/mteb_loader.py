@@ -70,20 +70,63 @@ def split_key(split: str, subset: str, multi: bool) -> str:
     return f"{split}:{subset}" if multi else split
 
 
+def scoring_params(task: Any) -> dict[str, Any]:
+    """Every scoring attribute of the mteb task class that domainteb's evaluators read.
+
+    Retrieval/reranking: ``k_values``, ``ignore_identical_ids`` (``skip_first_result`` is not
+    supported and refused). Classification: the logistic regression's ``max_iter``
+    (cross-validation and other classifiers are refused). Bitext: ``parallel_subsets`` is refused. Clustering: ``clustering_protocol`` — ``per_cluster_set`` for
+    ``AbsTaskClusteringLegacy`` (k-means on each cluster set, v-measure averaged over sets),
+    else mteb 2's bootstrap protocol. Scalar settings (:data:`_MTEB_PARAMS`) are copied as is.
+    """
+    from mteb.abstasks.clustering_legacy import AbsTaskClusteringLegacy
+    from mteb.abstasks.retrieval import AbsTaskRetrieval
+
+    params: dict[str, Any] = {}
+    for attr in _MTEB_PARAMS:
+        value = getattr(task, attr, None)
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            params[attr] = value
+    if isinstance(task, AbsTaskRetrieval):
+        if getattr(task, "skip_first_result", False):
+            raise DomainTebError(f"{task.metadata.name}: mteb's skip_first_result is not supported by domainteb's retrieval evaluator")
+        params["k_values"] = [int(k) for k in task.k_values]
+        params["ignore_identical_ids"] = bool(task.ignore_identical_ids)
+    if task.metadata.type == "Clustering":
+        params["clustering_protocol"] = "per_cluster_set" if isinstance(task, AbsTaskClusteringLegacy) else "bootstrap"
+        _refuse(task, getattr(task, "max_depth", None) is not None, "hierarchical clustering (max_depth)")
+    if task.metadata.type == "Classification":
+        _refuse(task, bool(getattr(task, "is_cross_validation", False)), "cross-validated classification")
+        clf = getattr(task, "evaluator_model", None)
+        _refuse(task, clf is not None and type(clf).__name__ != "LogisticRegression", f"classifier {type(clf).__name__}")
+        if clf is not None and getattr(clf, "max_iter", None) is not None:
+            params["max_iter"] = int(clf.max_iter)
+    if task.metadata.type == "BitextMining":
+        _refuse(task, bool(getattr(task, "parallel_subsets", False)), "parallel_subsets bitext mining")
+    return params
+
+
+def _refuse(task: Any, unsupported: bool, what: str) -> None:
+    """A scoring setting domainteb's evaluators do not implement: fail loudly, never score differently."""
+    if unsupported:
+        raise DomainTebError(f"{task.metadata.name}: mteb's {what} is not supported by domainteb's evaluators")
+
+
 def mteb_metadata(info: PublicTaskInfo, task: Any) -> TaskMetadata:
     """domainteb metadata from the mteb task (main score, splits, languages, citation)."""
     meta = task.metadata
     subsets = list(task.hf_subsets or ["default"])
     multi = subsets != ["default"]
     splits = [split_key(s, sub, multi) for sub in subsets for s in meta.eval_splits]
-    params: dict[str, Any] = {"mteb_task": meta.name, "mteb_version": _mteb_version()}
+    #: the task definition (loader, transform, scoring attributes) comes from this mteb version;
+    #: the scores themselves are computed by domainteb's evaluators.
+    params: dict[str, Any] = {"mteb_task": meta.name, "mteb_task_definition_version": _mteb_version()}
+    langs = meta.eval_langs
     if multi:
         params["hf_subsets"] = subsets
-    for attr in _MTEB_PARAMS:
-        value = getattr(task, attr, None)
-        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-            params[attr] = value
-    langs = meta.eval_langs
+        if isinstance(langs, dict):
+            params["hf_subset_languages"] = {s: list(langs.get(s, [])) for s in subsets}
+    params.update(scoring_params(task))
     languages = sorted({lang for v in langs.values() for lang in v}) if isinstance(langs, dict) else list(langs)
     train_split = getattr(task, "train_split", None) if info.type is TaskType.CLASSIFICATION else None
     return TaskMetadata(
@@ -96,7 +139,8 @@ def mteb_metadata(info: PublicTaskInfo, task: Any) -> TaskMetadata:
         train_split=train_split,
         languages=languages,
         source=f"hf:{meta.dataset['path']}@{meta.dataset['revision']}",
-        license=str(meta.license or info.license),
+        license=info.license,
+        license_url=info.license_url,
         citation=meta.bibtex_citation or "",
         revision=str(meta.dataset["revision"]),
         benchmark=info.benchmark,

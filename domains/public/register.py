@@ -7,8 +7,11 @@ one-line :class:`~domainteb.core.errors.TaskDataError` carrying the availability
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from domainteb.core.errors import DomainTebError, TaskDataError
@@ -43,9 +46,45 @@ def _source(info: PublicTaskInfo, local_path: str | os.PathLike[str] | None) -> 
     return found
 
 
+def local_copy_key(folder: str | os.PathLike[str]) -> str:
+    """Fingerprint of a local copy: every file's relative path, size and mtime (an edit changes it)."""
+    from domainteb.core.io import stable_hash
+
+    root = Path(folder)
+    entries = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and ".cache" not in p.relative_to(root).parts):
+        st = path.stat()
+        entries.append([path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns])
+    return stable_hash({"folder": str(root.resolve()), "files": entries})[:16]
+
+
+@contextlib.contextmanager
+def datasets_cache_for(src: DataSource) -> Iterator[None]:
+    """Read a local copy through a ``datasets`` cache keyed by its content fingerprint.
+
+    ``datasets`` caches a local folder's arrow files under the folder's *name* and config, so a
+    second copy with the same name, or an edited copy, would be served the old rows. A cache
+    folder per fingerprint (under domainteb's cache) makes every edit load fresh data.
+    """
+    if not src.local:
+        yield
+        return
+    import datasets.config
+
+    from domainteb.core.io import cache_root
+
+    before = datasets.config.HF_DATASETS_CACHE
+    datasets.config.HF_DATASETS_CACHE = cache_root() / "hf-datasets" / local_copy_key(src.path)
+    try:
+        yield
+    finally:
+        datasets.config.HF_DATASETS_CACHE = before
+
+
 def _wrap_load_errors(info: PublicTaskInfo, src: DataSource, fn: Any) -> Any:
     try:
-        return fn()
+        with datasets_cache_for(src):
+            return fn()
     except DomainTebError:
         raise
     except Exception as exc:  # datasets/mteb/network failures → one line naming the dataset
@@ -68,6 +107,7 @@ def finmteb_metadata(info: PublicTaskInfo) -> TaskMetadata:
         train_split=train_split,
         source=f"hf:{info.path}@{info.revision}",
         license=info.license,
+        license_url=info.license_url,
         citation=FINMTEB_CITATION,
         revision=info.revision,
         benchmark=info.benchmark,
@@ -99,6 +139,11 @@ def build_public_task(
         def load_mteb() -> dict[str, SplitData]:
             def _go() -> tuple[dict[str, SplitData], dict[str, Any]]:
                 task.load_data()
+                # mteb-1 style loaders (PublicHealthQA, CUREv1) fill corpus/queries/relevant_docs;
+                # mteb converts them to its v2 ``dataset`` only inside evaluate(), so do it here.
+                convert = getattr(task, "convert_v1_dataset_format_to_v2", None)
+                if callable(convert):
+                    convert(num_proc=None)
                 return convert_mteb_dataset(info, task)
 
             data, params = _wrap_load_errors(info, src, _go)
@@ -132,6 +177,7 @@ def spec_for(info: PublicTaskInfo) -> TaskSpec:
         benchmark=info.benchmark,
         source=f"hf:{info.path}@{info.revision}",
         license=info.license,
+        license_url=info.license_url,
         description=info.description or info.reference,
         availability=lambda: availability(info),
     )

@@ -1,5 +1,6 @@
-"""File I/O shared by every stage: atomic writes, JSONL with line-precise errors, hashing,
-and the local cache location."""
+"""File I/O shared by every stage: atomic writes (the one writer: with ``root=`` it proves the
+target stays inside its output folder), JSONL with line-precise errors, hashing, and the local
+cache location."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from domainteb.core.errors import TaskDataError
+from domainteb.core.paths import ensure_under
 
 
 def cache_root() -> Path:
@@ -28,16 +30,70 @@ def cache_root() -> Path:
     return path
 
 
+def current_umask() -> int:
+    """The process umask (read from /proc where possible, so no thread sees a changed umask)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def umask_mode(base: int = 0o777) -> int:
+    """``base`` with the user's umask applied (0o777 for folders, 0o666 for files)."""
+    return base & ~current_umask()
+
+
+def _tmp_file_next_to(target: Path, suffix: str) -> Path:
+    """Create an empty temporary file next to ``target`` with the mode the user's umask gives.
+
+    (``tempfile.mkstemp`` would force 0600, so finished outputs would not be readable by the
+    group/others the user's umask allows.)
+    """
+    for _ in range(100):
+        tmp = target.parent / f".{target.name[:150]}.{secrets.token_hex(4)}{suffix or '.tmp'}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"{target.parent}: cannot create a temporary file")
+
+
+def ensure_dir(path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Path:
+    """``mkdir -p path``; with ``root``, first prove it stays under ``root`` (symlinks followed)."""
+    folder = Path(path)
+    if root is not None:
+        ensure_under(root, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if root is not None:
+        ensure_under(root, folder)  # a symlink raced in while creating it
+    return folder
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it over ``path`` only on success."""
+def atomic_path(path: str | os.PathLike[str], suffix: str = "", *, root: str | os.PathLike[str] | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it over ``path`` only on success.
+
+    With ``root`` (the output folder the write belongs to), the target must resolve inside it:
+    ``..``, absolute paths and symlinks that lead elsewhere raise
+    :class:`~domainteb.core.paths.UnsafePathError` before anything is written.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    if root is not None:
+        target = ensure_under(root, target)
+    ensure_dir(target.parent, root=root)
+    tmp_path = _tmp_file_next_to(target, suffix)
     try:
         yield tmp_path
+        if root is not None:
+            ensure_under(root, target)
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -45,26 +101,26 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
         raise
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    with atomic_path(path) as tmp:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, root: str | os.PathLike[str] | None = None) -> None:
+    with atomic_path(path, root=root) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, root: str | os.PathLike[str] | None = None) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), root=root)
 
 
-def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 2) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default) + "\n")
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 2, *, root: str | os.PathLike[str] | None = None) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default) + "\n", root=root)
 
 
-def atomic_write_jsonl(path: str | os.PathLike[str], records: Iterable[Any]) -> int:
+def atomic_write_jsonl(path: str | os.PathLike[str], records: Iterable[Any], *, root: str | os.PathLike[str] | None = None) -> int:
     """Write records as JSONL atomically; returns the number written."""
     n = 0
-    with atomic_path(path) as tmp:
+    with atomic_path(path, root=root) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
             for rec in records:
                 fh.write(json.dumps(rec, ensure_ascii=False, default=_json_default) + "\n")
@@ -101,21 +157,34 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
     p = Path(path)
     if not p.is_file():
         raise TaskDataError(f"{p}: file not found")
-    with open(p, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
+    for lineno, line in iter_text_lines(p):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TaskDataError(
+                f"{p}:{lineno}: malformed JSON line ({exc.msg} at column {exc.colno}); fix or delete that line"
+            ) from None
+        if not isinstance(rec, dict):
+            raise TaskDataError(f"{p}:{lineno}: expected a JSON object per line, got {type(rec).__name__}")
+        yield lineno, rec
+
+
+def iter_text_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, text)`` of a UTF-8 file (a leading BOM is dropped); bytes that are not
+    UTF-8 raise one :class:`TaskDataError` naming the file, line and byte column."""
+    p = Path(path)
+    with open(p, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
                 raise TaskDataError(
-                    f"{p}:{lineno}: malformed JSON line ({exc.msg} at column {exc.colno}); fix or delete that line"
+                    f"{p}:{lineno}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                    f"re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
                 ) from None
-            except UnicodeDecodeError:
-                raise TaskDataError(f"{p}:{lineno}: not UTF-8 text; re-save the file as UTF-8") from None
-            if not isinstance(rec, dict):
-                raise TaskDataError(f"{p}:{lineno}: expected a JSON object per line, got {type(rec).__name__}")
-            yield lineno, rec
+            yield lineno, (line.removeprefix("\ufeff") if lineno == 1 else line)
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

@@ -32,6 +32,8 @@ class TaskSpec:
     benchmark: str = "domainteb"
     source: str = ""
     license: str = ""
+    #: where the licence can be read (public datasets: their Hugging Face card).
+    license_url: str = ""
     description: str = ""
     #: returns None when available, else the reason (e.g. "no Hugging Face hub reachable").
     availability: Callable[[], str | None] = field(default=lambda: None, repr=False)

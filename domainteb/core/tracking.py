@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,21 @@ def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def redact_tree(obj: Any) -> Any:
+    """A copy of a nested config/record with the same redaction as :func:`flatten` (shape kept),
+    for everything written to disk (result JSON, ``done.json``, leaderboard data). Under a
+    secret-looking key only text is replaced (``max_tokens: 128`` is a number, not a secret)."""
+    if isinstance(obj, Mapping):
+        return {
+            key: (REDACTED if isinstance(value, str) and value else redact_tree(value))
+            if _SECRET_KEY.search(str(key)) else redact_tree(value)
+            for key, value in obj.items()
+        }
+    if isinstance(obj, (list, tuple)):
+        return [redact_tree(v) for v in obj]
+    return redact_value(obj)
+
+
 def default_tracking_uri() -> str:
     return normalize_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or "mlruns")
 
@@ -81,14 +97,95 @@ def local_artifact_root(tracking_uri: str) -> str | None:
     return None
 
 
-class Tracker:
-    """Thin wrapper over MLflow; a disabled tracker does nothing (for tests and ``mlflow.enabled=false``)."""
+#: tracking URIs that failed in this process -> the one-line reason (warned once, then skipped).
+_FAILED: dict[str, str] = {}
 
-    def __init__(self, enabled: bool = True, tracking_uri: str | None = None, experiment: str = "domainteb") -> None:
-        self.enabled = enabled
+#: defaults for talking to a tracking server: MLflow's own (7 retries, 120 s timeout, backoff 2)
+#: add up to ~4 minutes per call against a dead server.
+DEFAULT_TIMEOUT_S = 5
+DEFAULT_MAX_RETRIES = 0
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = redact_value(text)
+    return f"{type(exc).__name__}: {text[:limit]}{'…' if len(text) > limit else ''}"
+
+
+def probe_server(uri: str, timeout_s: float) -> str | None:
+    """For an ``http(s)://`` store: ``None`` when a TCP connection opens within ``timeout_s``, else why not."""
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(uri)
+    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+        return None
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=timeout_s):
+            return None
+    except OSError as exc:
+        return f"cannot connect to {parsed.hostname}:{port} ({exc.strerror or type(exc).__name__})"
+
+
+class Tracker:
+    """Thin wrapper over MLflow that never fails a stage.
+
+    A disabled tracker does nothing (for tests and ``mlflow.enabled=false``). Results are the
+    stages' job; tracking is a copy for browsing: the first tracking error (unreachable or hanging
+    server, bad store) prints ONE warning line and turns tracking off for the rest of the process.
+    HTTP stores get a short timeout and no retries (``mlflow.timeout_s``/``mlflow.max_retries``).
+    """
+
+    def __init__(self, enabled: bool = True, tracking_uri: str | None = None, experiment: str = "domainteb",
+                 timeout_s: float = DEFAULT_TIMEOUT_S, max_retries: int = DEFAULT_MAX_RETRIES) -> None:
+        self._enabled = enabled
         self.tracking_uri = normalize_tracking_uri(tracking_uri) if tracking_uri else default_tracking_uri()
         self.experiment = experiment
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
         self._configured = False
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled and self.tracking_uri not in _FAILED
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        self._enabled = value
+
+    @property
+    def failure(self) -> str | None:
+        """Why tracking was turned off in this process (``None`` while it works)."""
+        return _FAILED.get(self.tracking_uri)
+
+    def _fail(self, exc: BaseException | str) -> None:
+        if self.tracking_uri in _FAILED:
+            return
+        reason = exc if isinstance(exc, str) else _one_line(exc)
+        if not isinstance(exc, str) and any(w in str(exc).lower() for w in ("timed out", "timeout")):
+            reason = f"no answer within {self.timeout_s:g} s (mlflow.timeout_s)"
+        _FAILED[self.tracking_uri] = reason
+        print(
+            f"warning: MLflow tracking at {redact_value(self.tracking_uri)} failed ({reason}); results are written "
+            f"and unaffected, tracking is off for this run; start the server, fix mlflow.tracking_uri "
+            f"or set mlflow.enabled=false",
+            file=sys.stderr, flush=True,
+        )
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:  # any tracker error: warn once, keep the stage going
+            self._fail(exc)
+
+    def _http_settings(self) -> None:
+        """MLflow reads these at request time (retries and timeout per HTTP call)."""
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(max(1, int(math.ceil(self.timeout_s))))
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(max(0, int(self.max_retries)))
+        os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
+        os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_JITTER"] = "0"
 
     def _setup(self) -> Any:
         import mlflow
@@ -96,6 +193,11 @@ class Tracker:
         if not self._configured:
             os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
             logging.getLogger("alembic").setLevel(logging.WARNING)
+            if self.tracking_uri.startswith(("http://", "https://")):
+                self._http_settings()
+                unreachable = probe_server(self.tracking_uri, self.timeout_s)
+                if unreachable:
+                    raise ConnectionError(unreachable)
             if self.tracking_uri.startswith("sqlite:///"):
                 Path(self.tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
             mlflow.set_tracking_uri(self.tracking_uri)
@@ -112,37 +214,58 @@ class Tracker:
 
     @contextlib.contextmanager
     def run(self, name: str, tags: Mapping[str, Any] | None = None, nested: bool | None = None) -> Iterator[str | None]:
-        """Start a run (nested automatically inside an active one); yields the run id."""
+        """Start a run (nested automatically inside an active one); yields the run id (``None`` when off).
+
+        Errors of the body propagate unchanged (the run is marked FAILED); tracker errors never do.
+        """
         if not self.enabled:
             yield None
             return
-        mlflow = self._setup()
-        is_nested = mlflow.active_run() is not None if nested is None else nested
-        with mlflow.start_run(run_name=name, nested=is_nested, tags={k: str(v) for k, v in (tags or {}).items()}) as active:
-            yield active.info.run_id
+        active = None
+        mlflow = None
+        with self._guard():
+            mlflow = self._setup()
+            is_nested = mlflow.active_run() is not None if nested is None else nested
+            active = mlflow.start_run(run_name=name, nested=is_nested,
+                                      tags={k: str(v) for k, v in (tags or {}).items()})
+        status = "FAILED"
+        try:
+            yield active.info.run_id if active is not None else None
+            status = "FINISHED"
+        except KeyboardInterrupt:
+            status = "KILLED"
+            raise
+        finally:
+            if active is not None and mlflow is not None and self.enabled:
+                with self._guard():
+                    mlflow.end_run(status=status)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         if not self.enabled:
             return
-        mlflow = self._setup()
-        flat = {k: (str(v)[:6000] if v is not None else "") for k, v in flatten(params).items()}
-        items = list(flat.items())
-        for i in range(0, len(items), 100):
-            mlflow.log_params(dict(items[i : i + 100]))
+        with self._guard():
+            mlflow = self._setup()
+            flat = {k: (str(v)[:6000] if v is not None else "") for k, v in flatten(params).items()}
+            items = list(flat.items())
+            for i in range(0, len(items), 100):
+                mlflow.log_params(dict(items[i : i + 100]))
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         if not self.enabled:
             return
-        mlflow = self._setup()
-        clean = {}
-        for k, v in flatten(metrics).items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v)):
-                clean[re.sub(r"[^A-Za-z0-9_./ -]", "_", k)] = float(v)
-        if clean:
-            mlflow.log_metrics(clean, step=step)
+        with self._guard():
+            mlflow = self._setup()
+            clean = {}
+            for k, v in flatten(metrics).items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v)):
+                    clean[re.sub(r"[^A-Za-z0-9_./ -]", "_", k)] = float(v)
+            if clean:
+                mlflow.log_metrics(clean, step=step)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
-        if self.enabled:
+        if not self.enabled:
+            return
+        with self._guard():
             self._setup().set_tags({k: str(redact_value(v)) for k, v in tags.items()})
 
     def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
@@ -151,11 +274,12 @@ class Tracker:
         p = Path(path)
         if not p.exists():
             return
-        mlflow = self._setup()
-        if p.is_dir():
-            mlflow.log_artifacts(str(p), artifact_path=artifact_path)
-        else:
-            mlflow.log_artifact(str(p), artifact_path=artifact_path)
+        with self._guard():
+            mlflow = self._setup()
+            if p.is_dir():
+                mlflow.log_artifacts(str(p), artifact_path=artifact_path)
+            else:
+                mlflow.log_artifact(str(p), artifact_path=artifact_path)
 
 
 def tracker_from_config(cfg: Any) -> Tracker:
@@ -168,4 +292,6 @@ def tracker_from_config(cfg: Any) -> Tracker:
         enabled=bool(get("enabled", True)),
         tracking_uri=get("tracking_uri", None) or None,
         experiment=str(get("experiment", "domainteb")),
+        timeout_s=float(get("timeout_s", DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S),
+        max_retries=int(get("max_retries", DEFAULT_MAX_RETRIES) or 0),
     )

@@ -1,5 +1,7 @@
 """The ``pipeline`` stage: synth → fine-tune (→ prune + retrain) → eval → profile → report → leaderboard.
 
+With ``corpus=`` it runs the corpus pipeline instead (:mod:`domainteb.pipeline.corpus_flow`).
+
 Everything runs under one MLflow parent run (``pipeline-<domain>``); each step's own stage
 opens a nested run. See :mod:`domainteb.pipeline.steps` for how steps are skipped/resumed.
 """
@@ -58,7 +60,13 @@ def build_steps(cfg: DictConfig) -> list[str]:
 
 
 def run(cfg: DictConfig) -> int:
+    if cfg.get("corpus"):
+        from domainteb.pipeline import corpus_flow
+
+        return corpus_flow.run(cfg)
     domain = str(cfg.domain)
+    adapted_name = str(cfg.get("adapted_name") or f"{cfg.base}-{domain}-{cfg.adapt_method}")
+    report_dir = str(cfg.get("report_dir") or Path(str(cfg.output_dir)) / "report" / domain)
     names = build_steps(cfg)
     work_dir = Path(str(cfg.work_dir))
     results_dir = str(cfg.output_dir)
@@ -105,7 +113,7 @@ def run(cfg: DictConfig) -> int:
             )
             done["gaprune"] = model_step = _execute(prune, work_dir, cfg, console)
         adapted_dir = Path(model_step.outputs["model"])
-        mark_adapted_model(adapted_dir, name=str(cfg.adapted_name), base=str(cfg.base), domain=domain,
+        mark_adapted_model(adapted_dir, name=adapted_name, base=str(cfg.base), domain=domain,
                            method=str(cfg.adapt_method), pairs=pairs)
         models = [str(adapted_dir), *[str(b) for b in cfg.baselines]]
         evaluation = Step(
@@ -125,10 +133,10 @@ def run(cfg: DictConfig) -> int:
         done["profile"] = _execute(profile, work_dir, cfg, console)
         report = Step(
             "report", "report",
-            [f"results_dir={_quote(results_dir)}", f"adapted={_quote(str(cfg.adapted_name))}",
+            [f"results_dir={_quote(results_dir)}", f"adapted={_quote(adapted_name)}",
              _list_override("baselines", [str(b) for b in cfg.baselines]), f"domain={domain}",
-             f"output_dir={_quote(str(cfg.report_dir))}", *cfg.report_overrides],
-            _stage_fn("report"), outputs=lambda out, c: {"report_dir": str(cfg.report_dir)},
+             f"output_dir={_quote(report_dir)}", *cfg.report_overrides],
+            _stage_fn("report"), outputs=lambda out, c: {"report_dir": report_dir},
             inputs={"eval": done["eval"].key}, own_output_dir=False,
         )
         done["report"] = _execute(report, work_dir, cfg, console)
@@ -141,7 +149,7 @@ def run(cfg: DictConfig) -> int:
         done["leaderboard"] = _execute(site, work_dir, cfg, console)
         tracker.log_metrics({f"step_seconds.{k}": v.seconds for k, v in done.items()})
     console.print(f"[bold]adapted model[/bold]: {adapted_dir}")
-    console.print(f"[bold]report[/bold]: {Path(str(cfg.report_dir)).resolve() / 'report.md'}")
+    console.print(f"[bold]report[/bold]: {Path(report_dir).resolve() / 'report.md'}")
     console.print(f"[bold]leaderboard[/bold]: {Path(done['leaderboard'].outputs['site']).resolve()}")
     console.print(f"[bold]MLflow store[/bold]: {tracker.tracking_uri}  (open it with 'domainteb ui')")
     return 0

@@ -20,6 +20,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from domainteb.core.io import atomic_write_json, read_json, stable_hash
+from domainteb.core.tracking import redact_tree
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,8 @@ class Step:
             )
         outputs = self.outputs(out_dir, cfg)
         seconds = time.perf_counter() - start
+        # the config is redacted like MLflow params (no URL credentials or keys in done.json)
         atomic_write_json(marker, {"step": self.name, "key": key, "inputs": self.inputs, "outputs": outputs,
-                                   "seconds": seconds, "config": OmegaConf.to_container(cfg, resolve=True)})
+                                   "seconds": seconds, "config": redact_tree(OmegaConf.to_container(cfg, resolve=True))},
+                          root=work_dir)
         return StepResult(self.name, key, out_dir, outputs, False, seconds)

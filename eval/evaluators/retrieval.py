@@ -1,19 +1,31 @@
 """Retrieval (and, through the same code path, reranking) evaluation as mteb 2 does it.
 
 Queries without judged documents are dropped; documents are read as ``title + " " + text``;
-dense models rank the corpus by exact top-k search (cosine unless the model declares dot
-product); lexical models (``search``) rank it themselves. A split with ``top_ranked``
+dense models rank the corpus by top-k search (cosine unless the model declares dot product)
+with the ``search.*`` settings in effect: the corpus is encoded (or read from the embedding
+cache) ``search.corpus_chunk_size`` documents at a time and added to the chosen backend
+(exact by default), so no query × corpus score matrix and at most one copy of the corpus
+embeddings is held; what the search did (backend, dtype, passages/s, peak RSS, recall@10 of
+approximate backends) is recorded in ``settings["search"]``. Lexical models (``search``)
+rank the corpus themselves. A split with ``top_ranked``
 candidates is scored over each query's candidates only (mteb 2's reranking).
 
 Task parameters (``metadata.params``): ``k_values`` (mteb's 1…1000), ``ignore_identical_ids``
 (default False; drops a document whose id equals the query id, e.g. for duplicate-question
 tasks). Both are recorded in ``settings``.
+
+Hook: every function in :data:`RUN_OBSERVERS` is called as ``observer(task, split, run,
+per_query)`` after scoring (``run``: query id → {doc id: score}; ``per_query``: query id →
+metrics), e.g. to save per-query predictions.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from typing import Any
+
+import numpy as np
 
 from domainteb.core.errors import TaskDataError
 from domainteb.core.types import RetrievalData, Task, TaskType
@@ -29,9 +41,13 @@ from domainteb.eval.evaluators.base import (
 )
 from domainteb.eval.evaluators.ranking_metrics import DEFAULT_K_VALUES, ranking_metrics
 from domainteb.eval.items import make_items
-from domainteb.eval.search import candidate_run, search_run
+from domainteb.eval.search import as_run, candidate_run, current_settings, stream_search
 
 logger = logging.getLogger(__name__)
+
+RunObserver = Callable[[Task, str, dict[str, dict[str, float]], dict[str, dict[str, float]]], None]
+#: called after each split is scored (see the module doc); append to add one
+RUN_OBSERVERS: list[RunObserver] = []
 
 
 def document_text(doc: dict[str, str]) -> str:
@@ -54,8 +70,12 @@ def rank(
     top_k: int,
     batch_size: int,
     show_progress: bool,
+    record: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """The run ``{query id: {doc id: score}}`` for ``query_ids`` (dense or lexical)."""
+    """The run ``{query id: {doc id: score}}`` for ``query_ids`` (dense or lexical).
+
+    ``record`` (when given) receives the dense search's :class:`SearchRecord` as a dict.
+    """
     queries = {qid: data.queries[qid] for qid in query_ids}
     candidates = None
     if data.top_ranked is not None:
@@ -68,13 +88,27 @@ def rank(
     if _has_search(model):
         return model.search(data.corpus, queries, top_k, candidates=candidates)
     require_encoder(model, task)
-    if candidates is not None:
-        doc_ids = list(dict.fromkeys(d for ids in candidates.values() for d in ids))
-    else:
-        doc_ids = list(data.corpus)
     q_emb = encode_texts(
         model, [queries[q] for q in query_ids], prompt_type="query", task=task, batch_size=batch_size, show_progress=show_progress
     )
+    score = similarity_name(model)
+    if candidates is None:
+        doc_ids = list(data.corpus)
+        settings = current_settings()
+
+        def chunks() -> Iterator[np.ndarray]:
+            step = settings.corpus_chunk_size
+            for start in range(0, len(doc_ids), step):
+                texts = [document_text(data.corpus[d]) for d in doc_ids[start : start + step]]
+                yield encode_texts(model, texts, prompt_type="document", task=task, batch_size=batch_size,
+                                   show_progress=False)
+
+        found, searched = stream_search(q_emb, chunks(), top_k, score=score, settings=settings,
+                                        n_documents=len(doc_ids), show_progress=show_progress)
+        if record is not None:
+            record.update(searched.as_dict(), engine=str(getattr(model, "engine", "local")))
+        return as_run(query_ids, found, doc_ids)
+    doc_ids = list(dict.fromkeys(d for ids in candidates.values() for d in ids))
     d_emb = encode_texts(
         model,
         [document_text(data.corpus[d]) for d in doc_ids],
@@ -83,9 +117,6 @@ def rank(
         batch_size=batch_size,
         show_progress=show_progress,
     )
-    score = similarity_name(model)
-    if candidates is None:
-        return search_run(query_ids, q_emb, doc_ids, d_emb, top_k, score=score)
     run = candidate_run(query_ids, q_emb, {d: i for i, d in enumerate(doc_ids)}, d_emb, candidates, score=score)
     for qid, scores in run.items():
         if len(scores) > top_k:
@@ -112,11 +143,15 @@ def evaluate_ranking(
     if not query_ids:
         raise TaskDataError(f"task {task.name!r} split {split!r}: no query has judged documents; check the qrels")
     top_k = max(k_values)
-    run = rank(task, data, query_ids, model, top_k=top_k, batch_size=batch_size, show_progress=show_progress)
+    searched: dict[str, Any] = {}
+    run = rank(task, data, query_ids, model, top_k=top_k, batch_size=batch_size, show_progress=show_progress,
+               record=searched)
     if ignore_identical:
         for qid, scores in run.items():
             scores.pop(qid, None)
     metrics, per_query = ranking_metrics(qrels, run, k_values)
+    for observer in RUN_OBSERVERS:
+        observer(task, split, run, per_query)
     main = {"accuracy": "recall_at_1"}.get(task.metadata.main_score, task.metadata.main_score)
     metric = main if per_query and main in next(iter(per_query.values())) else "ndcg_at_10"
     ids = list(per_query)
@@ -130,6 +165,8 @@ def evaluate_ranking(
         "n_queries": len(query_ids),
         "n_documents": len(data.corpus),
     }
+    if searched:
+        settings["search"] = searched
     return finish(task, split, metrics, items, settings)
 
 

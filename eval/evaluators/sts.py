@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from domainteb.core.errors import TaskDataError
 from domainteb.core.types import Task, TaskType
 from domainteb.eval.evaluators.base import (
     EvalOutput,
@@ -77,13 +78,34 @@ def correlation_items(main: str, gold: np.ndarray, preds: dict[str, np.ndarray])
     return make_items(stat, list(range(len(gold))), pred=preds[family], gold=gold, metric=main)
 
 
+def check_gold_scores(task: Task, split: str, scores: list[float], min_score: float, max_score: float) -> np.ndarray:
+    """Gold scores as floats, refusing what would silently corrupt the score: ``min_score >=
+    max_score`` (flips the sign of every correlation) and scores outside ``[min_score, max_score]``."""
+    where = f"task {task.name!r} split {split!r}"
+    if not (np.isfinite(min_score) and np.isfinite(max_score) and min_score < max_score):
+        raise TaskDataError(
+            f"{where}: params.min_score={min_score:g} must be below params.max_score={max_score:g}; "
+            f"fix them in the task's metadata (domainteb.json 'params')"
+        )
+    gold = np.asarray(scores, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(gold) | (gold < min_score) | (gold > max_score))
+    if bad.size:
+        i = int(bad[0])
+        raise TaskDataError(
+            f"{where}: row {i + 1} score {gold[i]:g} is outside [min_score, max_score] = [{min_score:g}, {max_score:g}] "
+            f"({bad.size} row(s) in all); fix the scores or the params in the task's metadata"
+        )
+    return gold
+
+
 def score_pairs(
     task: Task, split: str, model: Any, first: list[str], second: list[str], scores: list[float], *,
     min_score: float, max_score: float, batch_size: int, show_progress: bool,
 ) -> EvalOutput:
     """Embed, compare and correlate: shared by STS and FinMTEB-style summarization."""
     require_encoder(model, task)
-    gold = (np.asarray(scores, dtype=np.float64) - min_score) / (max_score - min_score)
+    raw = check_gold_scores(task, split, scores, min_score, max_score)
+    gold = (raw - min_score) / (max_score - min_score)
     e1, e2 = embed_pairs(task, model, first, second, batch_size=batch_size, show_progress=show_progress)
     sim = similarity_name(model)
     preds = pair_similarities(e1, e2, sim)

@@ -20,10 +20,11 @@ from typing import Any
 
 from filelock import FileLock
 
+from domainteb.core.assets import extract_members
 from domainteb.core.errors import ModelLoadError
 from domainteb.core.io import atomic_write_json, cache_root, sha256_file, stable_hash
 from domainteb.core.registry import Registry
-from domainteb.eval.models.assets import append_asset, copy_asset, installed_path
+from domainteb.eval.models.assets import assemble_parts, copy_asset, installed_path
 from domainteb.eval.models.onnx_convert import CONVERTER_VERSION, convert_onnx, save_safetensors
 from domainteb.eval.models.spec import InstalledFolderSource, ModelSpec, OnnxSource, SplitZipSource, spec_location
 
@@ -195,20 +196,15 @@ def build_split_zip(spec: ModelSpec, out: Path) -> None:
     source = spec.source
     assert isinstance(source, SplitZipSource)
     archive = out / ".joined.zip"
-    with open(archive, "wb") as fh:
-        for part in source.parts:
-            append_asset(part, fh)
+    # the joined archive is checked against the spec's sha256 pin, its members against zip slip
+    assemble_parts(source.parts, archive, sha256=source.sha256, where=spec_location(spec.name))
     prefix = source.folder.rstrip("/") + "/"
     try:
         with zipfile.ZipFile(archive) as zf:
             members = [m for m in zf.infolist() if m.filename.startswith(prefix) and not m.is_dir()]
             if not any(m.filename == prefix + "modules.json" for m in members):
                 raise ModelLoadError(f"{spec_location(spec.name)}: the joined zip has no {prefix}modules.json; check 'folder'")
-            for member in members:
-                dest = out / member.filename[len(prefix):]
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(member) as src, open(dest, "wb") as fh:
-                    shutil.copyfileobj(src, fh, length=1 << 22)
+            extract_members(zf, out, prefix=prefix, where=spec_location(spec.name))
     except zipfile.BadZipFile:
         raise ModelLoadError(f"{spec_location(spec.name)}: the {len(source.parts)} parts do not form a zip; check their order") from None
     finally:

@@ -1,6 +1,8 @@
 """The lexical baseline: BM25 search (bm25s) plus TF-IDF vectors (scikit-learn) for other tasks.
 
-Retrieval and reranking call :meth:`LexicalModel.search`. Task types that need vectors
+Retrieval and reranking call :meth:`LexicalModel.search`: one batched, multi-threaded
+``bm25s`` ``retrieve`` over all queries, on an index built once per corpus content and cached
+(in memory and under ``cache_root()/bm25``). Task types that need vectors
 (STS, classification, clustering, pair classification, bitext, summarization) call
 :meth:`LexicalModel.encode`, which returns dense L2-normalised TF-IDF rows.
 
@@ -17,7 +19,9 @@ the vectors are exact TF-IDF.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import re
 from collections.abc import Callable, Sequence
 from importlib import metadata
@@ -26,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from domainteb.core.encoder import PromptType
-from domainteb.core.io import stable_hash
+from domainteb.core.io import cache_root, stable_hash
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +56,8 @@ class LexicalModel:
     def __init__(self, *, name: str = "bm25", k1: float = 1.5, b: float = 0.75, method: str = "lucene",
                  stopwords: str = "en", stemmer: str | None = "english", max_dense_dim: int = 8192,
                  svd_dim: int = 512, seed: int = 0, display_name: str | None = None,
-                 license: str | None = "MIT", labels: Sequence[str] = ("lexical",)) -> None:
+                 license: str | None = "MIT", labels: Sequence[str] = ("lexical",), n_threads: int = -1,
+                 index_cache: bool = True) -> None:
         from bm25s.stopwords import STOPWORDS_EN
 
         self.name = name
@@ -67,6 +72,10 @@ class LexicalModel:
         self.license = license
         self.labels = list(labels)
         self._tfidf: dict[str, Any] = {}
+        #: bm25s retrieve workers (-1: every core; 0: in this process)
+        self.n_threads = n_threads
+        self._index: tuple[str, Any] | None = None
+        self.index_dir = cache_root() / "bm25" if index_cache else None
         settings = {"k1": k1, "b": b, "method": method, "stopwords": stopwords, "stemmer": self.stemmer,
                     "max_dense_dim": max_dense_dim, "svd_dim": svd_dim, "seed": seed,
                     "bm25s": metadata.version("bm25s"), "sklearn": metadata.version("scikit-learn")}
@@ -79,6 +88,57 @@ class LexicalModel:
         return self._stem(tokens) if self._stem else tokens
 
     # ------------------------------------------------------------------ BM25 search
+    def corpus_key(self, doc_ids: list[str], texts: list[str]) -> str:
+        """Content hash of an indexed corpus under these BM25 settings (the index cache's key)."""
+        h = hashlib.sha256(self.revision.encode())
+        for did, text in zip(doc_ids, texts):
+            h.update(did.encode("utf-8", "surrogatepass") + b"\x00" + text.encode("utf-8", "surrogatepass") + b"\x01")
+        return h.hexdigest()
+
+    def index_for(self, corpus: dict[str, dict[str, str]]) -> tuple[Any, list[str]]:
+        """The BM25 index of ``corpus``: built once per corpus content, kept in memory for the
+        last corpus and on disk under ``cache_root()/bm25/`` (published atomically)."""
+        import bm25s
+
+        doc_ids = list(corpus)
+        texts = [f"{d.get('title') or ''} {d.get('text') or ''}".strip() for d in corpus.values()]
+        key = self.corpus_key(doc_ids, texts)
+        if self._index is not None and self._index[0] == key:
+            return self._index[1], doc_ids
+        folder = self.index_dir / key[:32] if self.index_dir is not None else None
+        retriever = None
+        if folder is not None and (folder / "params.index.json").is_file():
+            try:
+                retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("%s: unreadable BM25 index (%s); rebuilding it", folder, exc)
+                retriever = None
+        if retriever is None:
+            retriever = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
+            retriever.index([self.tokenize(t) for t in texts], show_progress=False)
+            if folder is not None:
+                self._save(retriever, folder)
+        self._index = (key, retriever)
+        return retriever, doc_ids
+
+    @staticmethod
+    def _save(retriever: Any, folder: Any) -> None:
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            retriever.save(str(tmp), show_progress=False)
+            try:
+                os.rename(tmp, folder)
+            except OSError:  # another run published the same index first
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
     def search(
         self,
         corpus: dict[str, dict[str, str]],
@@ -86,30 +146,31 @@ class LexicalModel:
         top_k: int,
         candidates: dict[str, list[str]] | None = None,
     ) -> dict[str, dict[str, float]]:
-        """Query id → {doc id: BM25 score} for the ``top_k`` best docs (or every candidate)."""
-        import bm25s
+        """Query id → {doc id: BM25 score} for the ``top_k`` best docs (or every candidate).
 
-        doc_ids = list(corpus)
+        All queries go through one batched ``bm25s`` ``retrieve`` call (``n_threads`` workers);
+        documents scoring 0 (no shared term) are left out, as before.
+        """
         results: dict[str, dict[str, float]] = {qid: {} for qid in queries}
-        if not doc_ids or not queries:
+        if not corpus or not queries:
             return results
-        texts = [f"{d.get('title') or ''} {d.get('text') or ''}".strip() for d in corpus.values()]
-        retriever = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
-        retriever.index([self.tokenize(t) for t in texts], show_progress=False)
-        position = {did: i for i, did in enumerate(doc_ids)}
-        for qid, query in queries.items():
-            tokens = self.tokenize(query)
-            if not tokens:
-                continue
-            scores = retriever.get_scores(tokens)
-            if candidates is not None:
-                cands = [d for d in candidates.get(qid, []) if d in position]
-                results[qid] = {d: float(scores[position[d]]) for d in cands}
-                continue
-            k = min(top_k, len(doc_ids))
-            top = np.argpartition(-scores, k - 1)[:k]
-            top = top[np.argsort(-scores[top], kind="stable")]
-            results[qid] = {doc_ids[i]: float(scores[i]) for i in top if scores[i] > 0}
+        retriever, doc_ids = self.index_for(corpus)
+        vocab = retriever.vocab_dict
+        tokens = {qid: [t for t in self.tokenize(q) if t in vocab] for qid, q in queries.items()}
+        asked = [qid for qid in queries if tokens[qid]]
+        if not asked:
+            return results
+        if candidates is not None:
+            position = {did: i for i, did in enumerate(doc_ids)}
+            for qid in asked:
+                scores = retriever.get_scores(tokens[qid])
+                results[qid] = {d: float(scores[position[d]]) for d in candidates.get(qid, []) if d in position}
+            return results
+        k = min(top_k, len(doc_ids))
+        found, scores = retriever.retrieve([tokens[q] for q in asked], k=k, n_threads=self.n_threads,
+                                           show_progress=False, return_as="tuple")
+        for qid, rows, row_scores in zip(asked, found, scores):
+            results[qid] = {doc_ids[int(i)]: float(s) for i, s in zip(rows, row_scores) if s > 0}
         return results
 
     # ------------------------------------------------------------------ TF-IDF vectors

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from domainteb.core.assets import PickleWeightsError as PickleWeightsError  # re-exported for callers
+from domainteb.core.assets import check_weights_format, st_model_kwargs
 from domainteb.core.encoder import Encoder, SearchModel
 from domainteb.core.errors import ConfigError, ModelLoadError
 from domainteb.core.registry import Registry
@@ -31,6 +33,7 @@ Loader = Callable[[ModelSpec, str], Any]
 LOADERS: Registry[Loader] = Registry("model loader")
 
 OPENAI_PREFIX = "openai:"
+RRF_PREFIX = "rrf:"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 PRECISIONS = ("float32", "float16", "bfloat16")
@@ -67,8 +70,39 @@ def _load_lexical(spec: ModelSpec, device: str) -> LexicalModel:
         raise ModelLoadError(f"{spec_location(spec.name)}: bad 'options' ({exc}); see LexicalModel's arguments") from None
 
 
-def check_st_folder(folder: Path) -> None:
-    """One-line error naming what a sentence-transformers folder lacks."""
+@LOADERS.register("bm25_rerank")
+def _load_bm25_rerank(spec: ModelSpec, device: str) -> Any:
+    """``options``: ``reranker`` (a registry cross-encoder), ``depth`` (BM25 candidates, default 100)."""
+    from domainteb.eval.models.rerank import BM25CrossEncoderRerank
+
+    opts = dict(spec.options)
+    reranker = load_model(str(opts.get("reranker", "ms-marco-reranker")), device=device, cache=False)
+    return BM25CrossEncoderRerank(load_model("bm25", cache=False), reranker, depth=int(opts.get("depth", 100)),
+                                  name=spec.name, display_name=spec.display_name)
+
+
+@LOADERS.register("rrf")
+def _load_rrf(spec: ModelSpec, device: str) -> Any:
+    """``options``: ``dense`` (any model name), ``k`` (default 60), ``depth`` (default 100)."""
+    opts = dict(spec.options)
+    if not opts.get("dense"):
+        raise ModelLoadError(f"{spec_location(spec.name)}: options.dense must name the dense model to fuse with BM25")
+    return load_rrf(str(opts["dense"]), device=device, k=int(opts.get("k", 60)), depth=int(opts.get("depth", 100)),
+                    name=spec.name)
+
+
+def load_rrf(dense: str, *, device: str = "auto", k: int = 60, depth: int = 100, name: str | None = None) -> Any:
+    """Reciprocal-rank fusion of ``dense`` (cached embeddings) with BM25."""
+    from domainteb.eval.models.fusion import RRFHybrid
+
+    model = load_model(dense, device=device)
+    if not callable(getattr(model, "encode", None)) or callable(getattr(model, "search", None)):
+        raise ModelLoadError(f"{RRF_PREFIX}{dense}: {dense!r} is not a dense embedding model; fuse BM25 with one")
+    return RRFHybrid(model, load_model("bm25", cache=False), k=k, depth=depth, name=name)
+
+
+def check_st_folder(folder: Path, *, allow_pickle: bool = False) -> None:
+    """One-line error naming what a sentence-transformers folder lacks (or why its weights are refused)."""
     if not folder.is_dir():
         raise ModelLoadError(f"{folder}: not a folder; pass a sentence-transformers model folder")
     if not os.access(folder, os.R_OK | os.X_OK):
@@ -78,14 +112,15 @@ def check_st_folder(folder: Path) -> None:
         raise ModelLoadError(f"{folder}: no modules.json, so not a sentence-transformers folder{hint}")
     if not any(next(folder.rglob(w), None) is not None for w in _WEIGHTS):
         raise ModelLoadError(f"{folder}: no weights file ({' or '.join(_WEIGHTS)}); copy the complete model folder")
+    check_weights_format(folder, allow_pickle=allow_pickle)
 
 
-def load_folder(folder: Path, *, device: str = "auto") -> SentenceTransformerEncoder:
-    """A local sentence-transformers folder (e.g. a fine-tuned or pruned model)."""
+def load_folder(folder: Path, *, device: str = "auto", allow_pickle: bool = False) -> SentenceTransformerEncoder:
+    """A local sentence-transformers folder (e.g. a fine-tuned or pruned model); safetensors only unless ``allow_pickle``."""
     folder = folder.expanduser().resolve()
-    check_st_folder(folder)
+    check_st_folder(folder, allow_pickle=allow_pickle)
     try:
-        model = load_st_folder(folder, device=device)
+        model = load_st_folder(folder, device=device, model_kwargs=st_model_kwargs(allow_pickle))
     except (OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"{folder}: cannot load as a sentence-transformers model ({str(exc).splitlines()[0]})") from None
     extra: dict[str, Any] = {}
@@ -93,16 +128,19 @@ def load_folder(folder: Path, *, device: str = "auto") -> SentenceTransformerEnc
     name = folder.parent.name if folder.name == "model" else folder.name
     manifest = folder / "domainteb_model.json"
     if manifest.is_file():
-        import json
+        from domainteb.core.io import read_json
 
-        record = json.loads(manifest.read_text(encoding="utf-8"))
+        record = read_json(manifest)  # one-line error for malformed JSON
+        if not isinstance(record, dict):
+            raise ModelLoadError(f"{manifest}: expected a JSON object with a 'name'; fix or delete the file")
+        # the name becomes a folder name through core.results.model_dir_name (slugged), never raw
         name = str(record.get("name") or name)
         extra = {k: v for k, v in record.items() if k not in ("name", "revision")}
     return SentenceTransformerEncoder(model, name=name, revision=folder_revision(folder),
                                       source=str(folder), extra_info=extra)
 
 
-def load_hub(repo_id: str, *, device: str = "auto") -> SentenceTransformerEncoder:
+def load_hub(repo_id: str, *, device: str = "auto", allow_pickle: bool = False) -> SentenceTransformerEncoder:
     """A hub model, fetched (or found in the local HF cache) at a pinned commit."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
@@ -119,8 +157,8 @@ def load_hub(repo_id: str, *, device: str = "auto") -> SentenceTransformerEncode
         ) from None
     except RepositoryNotFoundError:
         raise ModelLoadError(f"{repo!r} is not a model on the hub; check the id or pass a local folder") from None
-    check_st_folder(path)
-    model = load_st_folder(path, device=device)
+    check_st_folder(path, allow_pickle=allow_pickle)
+    model = load_st_folder(path, device=device, model_kwargs=st_model_kwargs(allow_pickle))
     return SentenceTransformerEncoder(model, name=repo, revision=path.name, source=f"hf:{repo}@{path.name}")
 
 
@@ -139,11 +177,14 @@ def load_model(
     cache: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
     precision: str = "float32",
+    allow_pickle: bool = False,
 ) -> Encoder | SearchModel:
     """Resolve ``name`` to a ready encoder (or the BM25 search model); see the module doc.
 
     ``device``: auto | cpu | cuda[:N]. ``precision``: float32 (default) | float16 | bfloat16 for
     sentence-transformers models (mainly for GPUs; recorded in the revision and labels).
+    ``allow_pickle``: also load folders whose weights are pickles (``pytorch_model.bin``); off by
+    default because unpickling can run code (:class:`PickleWeightsError` says so).
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"precision={precision!r} is not supported; use {', '.join(PRECISIONS)}")
@@ -153,15 +194,17 @@ def load_model(
     model: Any
     if name.startswith(OPENAI_PREFIX):
         model = OpenAIEmbeddingEncoder(name[len(OPENAI_PREFIX):])
+    elif name.startswith(RRF_PREFIX):
+        model = load_rrf(name[len(RRF_PREFIX):], device=device)
     elif name in registry_names():
         spec = get_spec(name)
         model = LOADERS.get(spec.loader)(spec, device)
     elif Path(name).expanduser().exists():
-        model = load_folder(Path(name), device=device)
+        model = load_folder(Path(name), device=device, allow_pickle=allow_pickle)
     elif name.startswith((".", "/", "~")) or os.sep in name.strip("/") and name.count("/") > 1:
         raise ModelLoadError(f"{name}: folder does not exist; pass an existing sentence-transformers folder")
     elif _HUB_ID.match(name.split("@")[0]):
-        model = load_hub(name, device=device)
+        model = load_hub(name, device=device, allow_pickle=allow_pickle)
     else:
         import difflib
 

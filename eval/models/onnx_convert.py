@@ -53,7 +53,17 @@ class _Graph:
         import onnx
         from onnx import numpy_helper
 
-        graph = onnx.load(str(onnx_path)).graph
+        # never follow external-data references (file paths stored inside the graph): every pinned
+        # export embeds its tensors, and a crafted one could point anywhere on disk
+        graph = onnx.load(str(onnx_path), load_external_data=False).graph
+        external = [t.name for t in graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+        if external:
+            from domainteb.core.errors import ModelLoadError
+
+            raise ModelLoadError(
+                f"{onnx_path}: {len(external)} tensor(s) reference external data files (e.g. {external[0]!r}); "
+                f"only self-contained ONNX exports are converted"
+            )
         self.nodes = list(graph.node)
         self.init: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
         self.consumers: dict[str, list] = defaultdict(list)

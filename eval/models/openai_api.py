@@ -20,6 +20,7 @@ import numpy as np
 
 from domainteb.core.encoder import PromptType
 from domainteb.core.errors import DomainTebError, ModelLoadError
+from domainteb.core.tracking import redact_value
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,9 @@ class OpenAIEmbeddingEncoder:
         self.max_backoff_s = max_backoff_s
         self.prompts = dict(prompts or {})
         self.name = f"openai:{model}"
-        self.revision = f"api@{self.base_url}"
+        # the revision and model_info() reach result files and MLflow: never the URL's credentials
+        self.shown_url = redact_value(self.base_url)
+        self.revision = f"api@{self.shown_url}"
         self._dim: int | None = None
         self.n_requests = 0
         self.n_retries = 0
@@ -103,7 +106,7 @@ class OpenAIEmbeddingEncoder:
                 data = sorted(response.data, key=lambda d: d.index)
                 if len(data) != len(batch):
                     raise DomainTebError(
-                        f"{self.base_url}: returned {len(data)} embeddings for {len(batch)} inputs; the server is not OpenAI-compatible"
+                        f"{self.shown_url}: returned {len(data)} embeddings for {len(batch)} inputs; the server is not OpenAI-compatible"
                     )
                 return np.asarray([d.embedding for d in data], dtype=np.float32)
             if attempt == self.max_attempts:
@@ -116,17 +119,17 @@ class OpenAIEmbeddingEncoder:
                         self.max_attempts, delay)
             time.sleep(delay)
         raise DomainTebError(
-            f"{self.name}: embeddings endpoint {self.base_url} kept failing ({type(last).__name__}) after "
+            f"{self.name}: embeddings endpoint {self.shown_url} kept failing ({type(last).__name__}) after "
             f"{self.max_attempts} attempts; check the server or try again later"
         )
 
     def _user_error(self, exc: Any) -> DomainTebError:
         status = getattr(exc, "status_code", "?")
         if status == 401:
-            return ModelLoadError(f"{self.name}: {self.base_url} rejected the key (401); check OPENAI_API_KEY")
+            return ModelLoadError(f"{self.name}: {self.shown_url} rejected the key (401); check OPENAI_API_KEY")
         if status == 404:
-            return ModelLoadError(f"{self.name}: {self.base_url} has no embedding model {self.model!r} (404); check the name")
-        return DomainTebError(f"{self.name}: {self.base_url} refused the request ({status}); check the model name and inputs")
+            return ModelLoadError(f"{self.name}: {self.shown_url} has no embedding model {self.model!r} (404); check the name")
+        return DomainTebError(f"{self.name}: {self.shown_url} refused the request ({status}); check the model name and inputs")
 
     def encode(
         self,
@@ -162,5 +165,5 @@ class OpenAIEmbeddingEncoder:
             "license": None,
             "labels": ["api"],
             "max_seq_length": None,
-            "base_url": self.base_url,
+            "base_url": self.shown_url,
         }

@@ -10,6 +10,8 @@ length, others (paraphrase-MiniLM-L3) are not; evaluators compute cosine themsel
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +21,7 @@ import numpy as np
 
 from domainteb.core.encoder import PromptType
 from domainteb.core.errors import ConfigError
+from domainteb.core.io import stable_hash
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,24 @@ def pick_prompt(prompts: dict[str, str], prompt_type: str | None, task_name: str
     return None
 
 
+def tokenizer_digest(tokenizer: Any) -> str | None:
+    """sha256 of a tokenizer's complete definition (vocabulary, normaliser such as lower-casing,
+    pre-tokeniser, special tokens) and the call-time settings that change its output."""
+    if tokenizer is None:
+        return None
+    h = hashlib.sha256()
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        h.update(backend.to_str().encode("utf-8"))
+    else:
+        vocab = tokenizer.get_vocab() if hasattr(tokenizer, "get_vocab") else {}
+        h.update(json.dumps(sorted(vocab.items()), ensure_ascii=False).encode("utf-8"))
+    settings = {k: getattr(tokenizer, k, None) for k in ("padding_side", "truncation_side", "model_max_length",
+                                                          "do_lower_case", "all_special_tokens")}
+    h.update(json.dumps(settings, sort_keys=True, default=str).encode("utf-8"))
+    return h.hexdigest()
+
+
 class SentenceTransformerEncoder:
     """Embeds texts with a loaded ``SentenceTransformer``; identity = name + weights revision."""
 
@@ -74,6 +95,9 @@ class SentenceTransformerEncoder:
         self.source = source
         self.prompts = {**(getattr(model, "prompts", None) or {}), **(prompts or {})}
         self._extra = dict(extra_info or {})
+        self._tokenizer_digest: str | None = None
+        self._devices: list[str] = []
+        self._pool: Any = None
 
     def set_precision(self, precision: str) -> None:
         """Run the model in ``float16``/``bfloat16`` (GPU speed-up); outputs stay float32.
@@ -90,6 +114,61 @@ class SentenceTransformerEncoder:
         self.model.to(dtypes[precision])
         self.revision = f"{self.revision}+{precision}"
         self.labels.append(precision)
+
+    def cache_identity(self) -> dict[str, Any]:
+        """The model's full sentence-transformers configuration, for the embedding-cache key:
+        every module with its settings (pooling, normalisation, dense layers…), max_seq_length,
+        the transformer config, the tokenizer's complete definition, backend and precision.
+        Re-read on each call (max_seq_length and modules may change); the tokenizer digest is memoised."""
+        st = self.model
+        if self._tokenizer_digest is None:
+            self._tokenizer_digest = tokenizer_digest(getattr(st, "tokenizer", None))
+        modules = []
+        for name, module in st.named_children():
+            get_config = getattr(module, "get_config_dict", None)
+            config = get_config() if callable(get_config) else {}
+            kind = f"{type(module).__module__}.{type(module).__qualname__}"
+            modules.append([name, kind, json.loads(json.dumps(config, sort_keys=True, default=str))])
+        first = next(iter(st.children()), None)
+        hf_config = getattr(getattr(first, "auto_model", None), "config", None)
+        config_dict = hf_config.to_dict() if hasattr(hf_config, "to_dict") else {}
+        for volatile in ("transformers_version", "_name_or_path", "_commit_hash"):
+            config_dict.pop(volatile, None)
+        param = next(iter(st.parameters()), None)
+        return {
+            "modules": modules,
+            "max_seq_length": self.max_seq_length,
+            "transformer_config": json.loads(json.dumps(config_dict, sort_keys=True, default=str)),
+            "tokenizer": self._tokenizer_digest,
+            "backend": str(getattr(st, "backend", "torch")),
+            "dtype": str(param.dtype) if param is not None else None,
+        }
+
+    def set_encode_devices(self, devices: Sequence[str]) -> None:
+        """Encode with sentence-transformers' multi-process pool over ``devices`` (e.g.
+        ``["cuda:0", "cuda:1"]`` or ``["cpu"] * N``); started on first use, stopped by :meth:`close`.
+        Embeddings equal the single-process ones (the pool runs the same model per process)."""
+        devices = [str(d) for d in devices]
+        if len(devices) < 2:
+            self.close()
+            self._devices = []
+            return
+        for d in devices:
+            if d != "cpu" and not d.startswith("cuda") and not d.startswith("mps"):
+                raise ConfigError(f"encode_devices: {d!r} is not a device; use cpu, cuda:N or mps")
+        self.close()
+        self._devices = devices
+
+    def _encode_pool(self) -> Any:
+        if self._pool is None and self._devices:
+            self._pool = self.model.start_multi_process_pool(self._devices)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the multi-process encode pool, if one is running."""
+        if getattr(self, "_pool", None) is not None:
+            self.model.stop_multi_process_pool(self._pool)
+            self._pool = None
 
     def prompt_for(self, prompt_type: PromptType | None, task_name: str | None = None) -> str | None:
         """The prompt text ``encode`` applies for these arguments (part of the cache key)."""
@@ -115,6 +194,7 @@ class SentenceTransformerEncoder:
             show_progress_bar=show_progress,
             convert_to_numpy=True,
             normalize_embeddings=False,
+            **({"pool": self._encode_pool()} if self._devices and len(texts) > batch_size else {}),
         )
         if hasattr(out, "float"):  # a torch tensor (low-precision runs)
             out = out.float().cpu().numpy()
@@ -147,12 +227,16 @@ class SentenceTransformerEncoder:
             "prompts": dict(self.prompts),
             "normalized": self.normalizes,
             "source": self.source,
+            #: digest of the sentence-transformers config that keys the embedding cache
+            "config_hash": stable_hash(self.cache_identity())[:16],
             **self._extra,
         }
 
 
-def load_st_folder(folder: Path, *, device: str = "auto") -> Any:
-    """``SentenceTransformer`` from a local folder (no remote code, never the hub)."""
+def load_st_folder(folder: Path, *, device: str = "auto", model_kwargs: dict[str, Any] | None = None) -> Any:
+    """``SentenceTransformer`` from a local folder (no remote code, never the hub; safetensors only
+    unless the caller passes other ``model_kwargs``, see ``loader.st_model_kwargs``)."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(folder), device=resolve_device(device), trust_remote_code=False, local_files_only=True)
+    return SentenceTransformer(str(folder), device=resolve_device(device), trust_remote_code=False, local_files_only=True,
+                               model_kwargs={"use_safetensors": True} if model_kwargs is None else model_kwargs)

@@ -83,9 +83,15 @@ class SplitZipSource(_Strict):
     parts: list[AssetRef] = Field(min_length=1)
     #: folder inside the zip that holds modules.json
     folder: str
+    #: sha256 of the joined archive (checked before anything is extracted)
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
 
 Source = Annotated[InstalledFolderSource | OnnxSource | SplitZipSource, Field(discriminator="kind")]
+
+
+#: loaders that combine other registry models (named in ``options``) and ship no files of their own.
+COMPOSITE_LOADERS = ("bm25", "bm25_rerank", "rrf")
 
 
 class ModelSpec(_Strict):
@@ -97,7 +103,7 @@ class ModelSpec(_Strict):
     description: str = ""
     #: upstream model id the weights come from (for provenance; never fetched)
     reference: str = ""
-    loader: Literal["sentence_transformers", "cross_encoder", "bm25"]
+    loader: Literal["sentence_transformers", "cross_encoder", "bm25", "bm25_rerank", "rrf"]
     source: Source | None = None
     #: prompt name → prompt text (``query``, ``document``); "" means no prompt
     prompts: dict[str, str] = Field(default_factory=dict)
@@ -111,7 +117,7 @@ class ModelSpec(_Strict):
 
     @model_validator(mode="after")
     def _source_matches_loader(self) -> ModelSpec:
-        if self.loader != "bm25" and self.source is None:
+        if self.loader not in COMPOSITE_LOADERS and self.source is None:
             raise ValueError(f"a {self.loader} model needs a 'source'")
         return self
 

@@ -36,6 +36,12 @@ class PairedDiff:
     def significant(self) -> bool:
         return bool(self.lo > 0 or self.hi < 0)
 
+    @property
+    def n_nan(self) -> int:
+        """Replicates whose statistic was undefined (e.g. a Spearman over constant predictions):
+        left out of the percentiles and reported, never dropped silently."""
+        return int(np.count_nonzero(~np.isfinite(self.replicates)))
+
 
 def _mean_values(items: dict[str, Any]) -> np.ndarray | None:
     """The per-item ``values`` of ``"mean"`` items as float64 (None for other statistics)."""
@@ -115,19 +121,113 @@ def paired_bootstrap(
     if dropped:
         log.warning("paired bootstrap: %d item(s) present for only one model were left out", dropped)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    index = draw_indices(n, n_boot, rng)
     va, vb = _mean_values(a), _mean_values(b)
     if va is not None and vb is not None:
-        delta = va - vb
-        diff = float(delta.mean())
-        replicates = delta[index].mean(axis=1)
+        diff = float((va - vb).mean())
     else:
-        from domainteb.eval.items import full_statistic as full, resample_statistic as resample
+        from domainteb.eval.items import full_statistic as full
 
         diff = float(full(a) - full(b))
-        replicates = np.array([resample(a, idx) - resample(b, idx) for idx in index], dtype=np.float64)
+    replicates = replicate_diffs(a, b, n_boot, rng)
     lo, hi = percentile_ci(replicates, level)
     return PairedDiff(diff=diff, lo=lo, hi=hi, n_items=n, replicates=replicates)
+
+
+#: at most this many resample indices are held in memory at once (replicates × items).
+INDEX_CHUNK = 4_000_000
+
+
+def _column(items: dict[str, Any], name: str) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in items[name]], dtype=np.float64)
+
+
+def rowwise_correlation(x: np.ndarray, y: np.ndarray, *, rank: bool) -> np.ndarray:
+    """Pearson (or, with ``rank``, Spearman: Pearson of average ranks, as ``scipy.stats.spearmanr``)
+    of each row pair; NaN where a row is constant (undefined, like scipy)."""
+    from scipy.stats import rankdata
+
+    if rank:
+        bad = np.isnan(x).any(axis=-1) | np.isnan(y).any(axis=-1)
+        x, y = rankdata(x, axis=-1), rankdata(y, axis=-1)
+        x[bad], y[bad] = np.nan, np.nan
+    const = (x.max(axis=-1) == x.min(axis=-1)) | (y.max(axis=-1) == y.min(axis=-1))
+    xc = x - x.mean(axis=-1, keepdims=True)
+    yc = y - y.mean(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (xc * yc).sum(axis=-1) / np.sqrt((xc * xc).sum(axis=-1) * (yc * yc).sum(axis=-1))
+    return np.where(const, np.nan, np.clip(r, -1.0, 1.0))
+
+
+#: statistics :func:`vector_statistic` computes for a whole index matrix at once
+VECTORISED = ("mean", "spearman", "pearson", "v_measure")
+
+
+def vector_statistic(items: dict[str, Any], index: np.ndarray) -> np.ndarray | None:
+    """The statistic on every row of an ``(n_boot, n)`` index matrix at once, for the statistics
+    that vectorise (mean, Spearman, Pearson); None for the others (recomputed one by one)."""
+    stat = items.get("statistic")
+    if stat == "mean" and isinstance(items.get("values"), list):
+        return _column(items, "values")[index].mean(axis=-1)
+    if stat in ("spearman", "pearson") and isinstance(items.get("gold"), list) and isinstance(items.get("pred"), list):
+        return rowwise_correlation(_column(items, "gold")[index], _column(items, "pred")[index], rank=stat == "spearman")
+    if stat == "v_measure" and isinstance(items.get("labels"), list) and isinstance(items.get("clusters"), list):
+        return np.mean([v_measure_rows(items["labels"], run, index) for run in items["clusters"]], axis=0)
+    return None
+
+
+def _entropy_rows(counts: np.ndarray, total: int) -> np.ndarray:
+    """Natural-log entropy of each row of counts (as sklearn's ``entropy``)."""
+    p = counts / total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.where(counts > 0, p * np.log(p), 0.0).sum(axis=-1)
+
+
+def v_measure_rows(labels: list[Any], clusters: list[Any], index: np.ndarray) -> np.ndarray:
+    """``sklearn.metrics.v_measure_score(labels[idx], clusters[idx])`` for every row ``idx`` of
+    ``index`` at once, from the resamples' contingency tables."""
+    _, lab = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True)
+    _, clu = np.unique(np.asarray(clusters), return_inverse=True)
+    n_l, n_k = int(lab.max()) + 1, int(clu.max()) + 1
+    rows, n = index.shape
+    codes = (lab * n_k + clu)[index] + (np.arange(rows) * n_l * n_k)[:, None]
+    joint = np.bincount(codes.ravel(), minlength=rows * n_l * n_k).reshape(rows, n_l, n_k).astype(np.float64)
+    h_c = _entropy_rows(joint.sum(axis=2), n)
+    h_k = _entropy_rows(joint.sum(axis=1), n)
+    h_ck = _entropy_rows(joint.reshape(rows, -1), n)  # joint entropy H(C, K)
+    homogeneity = np.where(h_c == 0, 1.0, 1.0 - (h_ck - h_k) / np.where(h_c == 0, 1.0, h_c))
+    completeness = np.where(h_k == 0, 1.0, 1.0 - (h_ck - h_c) / np.where(h_k == 0, 1.0, h_k))
+    total = homogeneity + completeness
+    return np.where(total == 0, 0.0, 2.0 * homogeneity * completeness / np.where(total == 0, 1.0, total))
+
+
+def replicate_diffs(a: dict[str, Any], b: dict[str, Any], n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``n_boot`` paired replicates ``stat(A[idx]) − stat(B[idx])`` of ALIGNED items, drawn in
+    chunks so that the index matrix stays small."""
+    n = len(a["ids"])
+    va, vb = _mean_values(a), _mean_values(b)
+    chunk = max(1, INDEX_CHUNK // max(n, 1))
+    out = []
+    for start in range(0, n_boot, chunk):
+        index = draw_indices(n, min(chunk, n_boot - start), rng)
+        if va is not None and vb is not None:
+            out.append((va - vb)[index].mean(axis=1))
+            continue
+        fa, fb = vector_statistic(a, index), vector_statistic(b, index)
+        if fa is not None and fb is not None:
+            out.append(fa - fb)
+        else:
+            from domainteb.eval.items import resample_statistic as resample
+
+            out.append(np.array([resample(a, idx) - resample(b, idx) for idx in index], dtype=np.float64))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def extend(boot: PairedDiff, a: dict[str, Any], b: dict[str, Any], n_more: int, rng: np.random.Generator, level: float = 0.95) -> PairedDiff:
+    """``boot`` with ``n_more`` further replicates (``a``/``b`` as given to :func:`paired_bootstrap`)."""
+    a, b, _ = align(a, b)
+    replicates = np.concatenate([boot.replicates, replicate_diffs(a, b, n_more, rng)])
+    lo, hi = percentile_ci(replicates, level)
+    return PairedDiff(diff=boot.diff, lo=lo, hi=hi, n_items=boot.n_items, replicates=replicates)
 
 
 def percentile_ci(replicates: np.ndarray, level: float = 0.95) -> tuple[float, float]:
@@ -143,7 +243,8 @@ def average_diff(parts: Sequence[PairedDiff], level: float = 0.95) -> PairedDiff
     """CI of the mean difference over tasks: each task resampled on its own, replicates averaged."""
     if not parts:
         raise ValueError("average_diff needs at least one task")
-    replicates = np.mean(np.stack([p.replicates for p in parts]), axis=0)
+    size = min(p.replicates.size for p in parts)  # tasks may carry more replicates than others: iid, so truncate
+    replicates = np.mean(np.stack([p.replicates[:size] for p in parts]), axis=0)
     lo, hi = percentile_ci(replicates, level)
     return PairedDiff(
         diff=float(np.mean([p.diff for p in parts])),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from domainteb.core.errors import DomainTebError
-from domainteb.core.io import atomic_write_json, atomic_write_text
+from domainteb.core.io import atomic_write_json, atomic_write_text, ensure_dir
 from domainteb.eval.report.collect import load_profiles, load_results
 from domainteb.eval.report.compare import ReportData, compare
 from domainteb.eval.report.plots import make_plots
@@ -32,9 +32,10 @@ def build_report(
     baselines: list[str] | None = None,
     domain: str | None = None,
     out_dir: str | Path = "report",
-    n_boot: int = 1000,
+    n_boot: int | str = "auto",
     seed: int = 0,
     level: float = 0.95,
+    n_perm: int = 9999,
 ) -> Report:
     """Compare ``adapted`` with each baseline (default: every other model) and write the report.
 
@@ -45,18 +46,26 @@ def build_report(
         raise DomainTebError("adapted is required: pass adapted=<model name as in the result files>")
     if not 0.5 <= level < 1.0:
         raise DomainTebError(f"level must be in [0.5, 1), got {level}")
-    if n_boot < 100:
-        raise DomainTebError(f"n_boot={n_boot} is too few for a 95% interval; use at least 100 (default 1000)")
+    if n_boot != "auto":
+        try:
+            n_boot = int(n_boot)
+        except (TypeError, ValueError):
+            raise DomainTebError(f"n_boot must be 'auto' or an integer, got {n_boot!r}") from None
+        if n_boot < 100:
+            raise DomainTebError(f"n_boot={n_boot} is too few for a 95% interval; use at least 100 or n_boot=auto (the default)")
+    if int(n_perm) < 99:
+        raise DomainTebError(f"n_perm={n_perm} is too few for a permutation p-value; use at least 99 (default 9999)")
     results = load_results(results_dir)
     data = compare(
-        results, adapted, baselines, domain, n_boot=n_boot, seed=seed, level=level, profiles=load_profiles(results_dir)
+        results, adapted, baselines, domain, n_boot=n_boot, seed=seed, level=level, n_perm=int(n_perm),
+        profiles=load_profiles(results_dir),
     )
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out, root=out)
     figures = make_plots(data, out)
     files = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}
-    atomic_write_json(files["json"], data.model_dump(mode="json"))
-    atomic_write_text(files["md"], to_markdown(data, figures))
-    atomic_write_text(files["html"], to_html(data, figures))
+    atomic_write_json(files["json"], data.model_dump(mode="json"), root=out)
+    atomic_write_text(files["md"], to_markdown(data, figures), root=out)
+    atomic_write_text(files["html"], to_html(data, figures), root=out)
     log.info("report written to %s", out)
     return Report(data=data, out_dir=out, files=files, figures=figures)

@@ -19,19 +19,21 @@ import json
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from domainteb.core.errors import DomainTebError
+from domainteb.core.paths import is_safe_name
+from domainteb.core.tracking import redact_tree
 
 log = logging.getLogger(__name__)
 
 #: file names that live among result files but are not results.
 NON_RESULT_FILES = {"model_meta.json", "run_settings.json", "report.json"}
 #: folders under a results folder that hold other things than results.
-NON_RESULT_DIRS = {"profiles", "report", "site", "data", "assets", "summary"}
+NON_RESULT_DIRS = {"profiles", "report", "site", "data", "assets", "summary", "predictions"}
 
 
 @dataclass
@@ -50,6 +52,10 @@ class ScoreRecord:
     path: Path
     fmt: str  # "domainteb" | "mteb"
     folder: str = ""  # model folder relative to the results folder
+    #: metric names of the chosen split (to infer the task type of files that do not say it)
+    score_keys: tuple[str, ...] = ()
+    #: where ``task_type`` came from: file | result | domainteb registry | mteb registry | score keys
+    task_type_source: str = "file"
 
 
 @dataclass
@@ -131,7 +137,7 @@ def _split_items(items: Any, split: str) -> dict[str, Any] | None:
 
 def _read_domainteb(path: Path, data: dict[str, Any]) -> ScoreRecord | None:
     block = data["domainteb"]
-    info = dict(block.get("model") or {})
+    info = redact_tree(dict(block.get("model") or {}))  # files from elsewhere may carry raw URLs with credentials
     split = _pick_split(data["scores"])
     if split is None:
         return None
@@ -172,6 +178,8 @@ def _mteb_model_info(path: Path) -> dict[str, Any]:
         "base_model": meta.get("adapted_from"),
         "training_data": ", ".join(sorted(training)) if isinstance(training, (list, dict, set)) and training else None,
         "open_weights": meta.get("open_weights"),
+        "max_tokens": meta.get("max_tokens"),
+        "training_datasets": sorted(training) if isinstance(training, (list, dict, set)) and training else [],
         "mlflow_run": None,
         "reference": meta.get("reference"),
     }
@@ -181,7 +189,7 @@ def _read_mteb(path: Path, data: dict[str, Any]) -> ScoreRecord | None:
     split = _pick_split(data["scores"])
     if split is None:
         return None
-    info = _mteb_model_info(path)
+    info = redact_tree(_mteb_model_info(path))
     return ScoreRecord(
         model=str(info["name"]),
         model_name=str(info["name"]),
@@ -194,7 +202,15 @@ def _read_mteb(path: Path, data: dict[str, Any]) -> ScoreRecord | None:
         items=None,
         path=path,
         fmt="mteb",
+        score_keys=_score_keys(data["scores"][split]),
+        task_type_source="",
     )
+
+
+def _score_keys(entries: Any) -> tuple[str, ...]:
+    if not isinstance(entries, list):
+        return ()
+    return tuple(sorted({str(k) for e in entries if isinstance(e, dict) for k in e}))
 
 
 def _is_domainteb(data: dict[str, Any]) -> bool:
@@ -220,8 +236,8 @@ def _candidate_files(root: Path) -> list[Path]:
     out = []
     for path in sorted(root.rglob("*.json")):
         rel = path.relative_to(root)
-        if path.name in NON_RESULT_FILES or path.name.startswith("."):
-            continue
+        if path.name in NON_RESULT_FILES or path.name.startswith(".") or path.name.endswith("_predictions.json"):
+            continue  # predictions (mteb's prediction_folder files) sit beside results but are not results
         if any(part in NON_RESULT_DIRS for part in rel.parts[:-1]):
             continue
         out.append(path)
@@ -246,6 +262,11 @@ def _read_one(path: Path, result: ResultSet) -> ScoreRecord | None:
                 return None
             if rec is None:
                 _warn(result, f"{path}: skipped, {fmt} result has no scores")
+            elif rec.domain is not None and not is_safe_name(rec.domain):
+                # the domain names leaderboard/summary files: a hostile one must not pick the path
+                _warn(result, f"{path}: skipped, domain {str(rec.domain)[:60]!r} cannot be a file name "
+                              "(see domainteb.core.paths.check_name); fix the result file's domainteb.domain")
+                return None
             return rec
     _warn(result, f"{path}: skipped, unknown result format (needs 'task_name' and 'scores' as written by domainteb or mteb)")
     return None
@@ -263,7 +284,58 @@ def _registry_task_meta() -> dict[str, tuple[str, str]]:
         return {}
 
 
+#: score key → task type, for results whose file does not name the task type (mteb's own files)
+#: and whose task is in neither registry; checked in this order, the first key present wins.
+SCORE_KEY_TYPES: tuple[tuple[str, str], ...] = (
+    ("lrap", "MultilabelClassification"),
+    ("v_measure", "Clustering"),
+    ("max_ap", "PairClassification"),
+    ("cosine_ap", "PairClassification"),
+    ("similarity_ap", "PairClassification"),
+    ("cosine_spearman", "STS"),
+    ("ndcg_at_10", "Retrieval"),
+    ("map_at_1000", "Reranking"),
+    ("mrr", "Reranking"),
+    ("f1_weighted", "Classification"),
+    ("scores_per_experiment", "Classification"),
+    ("precision", "BitextMining"),
+    ("accuracy", "Classification"),
+)
+
+
+def type_from_score_keys(keys: tuple[str, ...] | list[str] | set[str]) -> str | None:
+    """The task type a set of mteb metric names implies (``ndcg_at_10`` → Retrieval, …), or None."""
+    present = set(keys)
+    return next((task_type for key, task_type in SCORE_KEY_TYPES if key in present), None)
+
+
+#: mteb task-metadata domains → domainteb's domain names
+MTEB_DOMAINS = {"Medical": "medical", "Financial": "finance", "Chemistry": "chemistry"}
+
+
+def _mteb_registry_types(names: set[str]) -> dict[str, tuple[str, str | None]]:
+    """task name → (type, domainteb domain or None) from the ``mteb`` library's task registry
+    (tasks mteb does not know are left out; a task in several of our domains gets none)."""
+    try:
+        import mteb
+    except Exception as exc:  # mteb is a dependency, but the report must not need it to run
+        log.debug("mteb task registry unavailable: %s", exc)
+        return {}
+    out: dict[str, tuple[str, str | None]] = {}
+    for name in sorted(names):
+        try:
+            meta = mteb.get_task(name).metadata
+        except Exception:  # unknown to mteb (KeyError) or a task it cannot build: fall back to score keys
+            continue
+        ours = {MTEB_DOMAINS[d] for d in (meta.domains or []) if d in MTEB_DOMAINS}
+        out[name] = (str(meta.type), ours.pop() if len(ours) == 1 else None)
+    return out
+
+
 def _fill_task_meta(records: list[ScoreRecord]) -> None:
+    """Task type and domain for records whose file lacks them: from another result for the same
+    task, from domainteb's task registry, then (type only) from mteb's registry, then from the
+    score keys; ``task_type_source`` says which."""
     known: dict[str, tuple[str | None, str | None]] = {}
     for rec in records:
         if rec.task_type or rec.domain:
@@ -273,9 +345,25 @@ def _fill_task_meta(records: list[ScoreRecord]) -> None:
         return
     registry = _registry_task_meta() if any(r.task_name not in known for r in missing) else {}
     for rec in missing:
+        had_type = bool(rec.task_type)
+        source = "result" if rec.task_name in known else "domainteb registry"
         task_type, domain = known.get(rec.task_name) or registry.get(rec.task_name) or (None, None)
         rec.task_type = rec.task_type or task_type
         rec.domain = rec.domain or domain
+        if rec.task_type and not had_type:
+            rec.task_type_source = source
+    untyped = [r for r in records if not r.task_type]
+    if not untyped:
+        return
+    mteb_types = _mteb_registry_types({r.task_name for r in untyped})
+    for rec in untyped:
+        if rec.task_name in mteb_types:
+            rec.task_type, rec.task_type_source = mteb_types[rec.task_name][0], "mteb registry"
+            rec.domain = rec.domain or mteb_types[rec.task_name][1]
+        else:
+            inferred = type_from_score_keys(rec.score_keys)
+            if inferred:
+                rec.task_type, rec.task_type_source = inferred, "score keys"
 
 
 def _disambiguate(result: ResultSet) -> None:
@@ -356,3 +444,26 @@ def load_profiles(results_dir: str | Path) -> dict[str, dict[str, Any]]:
             if isinstance(row, dict) and row.get("task_name"):
                 out[str(row["task_name"])] = {k: v for k, v in row.items() if k != "task_name"}
     return out
+
+
+def load_many(results_dirs: str | Path | Sequence[str | Path]) -> ResultSet:
+    """:func:`load_results` over several folders, merged into one set (task metadata shared across
+    them; a model name claimed in two folders is shown as ``name (folder)``)."""
+    if isinstance(results_dirs, (str, Path)):
+        return load_results(results_dirs)
+    dirs = list(results_dirs)
+    if not dirs:
+        raise DomainTebError("results_dir is empty: pass results_dir=<folder> or results_dir=[<folder>,<folder>]")
+    if len(dirs) == 1:
+        return load_results(dirs[0])
+    parts = [load_results(d) for d in dirs]
+    merged = ResultSet(root=parts[0].root)
+    for part in parts:
+        for rec in part.records:
+            rec.model = rec.model_name
+            rec.folder = f"{part.root.as_posix()}/{rec.folder}"
+            merged.records.append(rec)
+        merged.warnings.extend(part.warnings)
+    _fill_task_meta(merged.records)
+    _disambiguate(merged)
+    return merged

@@ -28,7 +28,7 @@ def _save(fig, path: Path) -> Path:  # type: ignore[no-untyped-def]
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     _pyplot().close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue(), root=path.parent)  # fixed file names inside the report folder
     return path
 
 

@@ -37,6 +37,30 @@ def sig_text(row: TaskRow | GroupRow) -> str:
     return "" if row.significant is None else ("yes" if row.significant else "no")
 
 
+def holm_text(row: TaskRow | GroupRow) -> str:
+    return "" if row.significant_holm is None else ("yes" if row.significant_holm else "no")
+
+
+def hier_ci_text(row: GroupRow) -> str:
+    if row.hier_ci_low is None or row.hier_ci_high is None:
+        return ""
+    return f"[{100 * row.hier_ci_low:+.2f}, {100 * row.hier_ci_high:+.2f}]"
+
+
+def p_text(value: float | None) -> str:
+    if value is None or value != value:
+        return ""
+    return f"{value:.4f}" if value >= 0.0001 else "<0.0001"
+
+
+def agree_text(row: TaskRow | GroupRow) -> str:
+    return "" if row.tests_disagree is None else ("DISAGREE" if row.tests_disagree else "agree")
+
+
+def nan_text(row: TaskRow | GroupRow) -> str:
+    return "" if row.n_nan is None else str(row.n_nan)
+
+
 def _profile_cell(value: Any) -> str:
     if value is None:
         return ""
@@ -56,9 +80,17 @@ def task_table(report: ReportData) -> pd.DataFrame:
             report.adapted: pct(r.adapted_score),
             "baseline score": pct(r.baseline_score),
             "gain": signed(r.gain),
-            "95% CI": ci_text(r),
-            "significant": sig_text(r),
+            f"{_lvl(report)}% CI": ci_text(r),
+            "p": p_text(r.p_value),
+            "p (Holm)": p_text(r.p_holm),
+            "q (BH)": p_text(r.q_value),
+            "significant (Holm)": holm_text(r),
+            "uncorrected": sig_text(r),
+            "p (permutation)": p_text(r.p_perm),
+            "tests": agree_text(r),
             "n": "" if r.n_items is None else str(r.n_items),
+            "NaN reps": nan_text(r),
+            "reps": "" if r.n_replicates is None else str(r.n_replicates),
         }
         for key in profile_keys:
             row[key] = _profile_cell(r.profile.get(key))
@@ -76,8 +108,15 @@ def group_table(report: ReportData, group: str) -> pd.DataFrame:
             report.adapted: pct(g.adapted_score),
             "baseline score": pct(g.baseline_score),
             "gain": signed(g.gain),
-            "95% CI": ci_text(g),
-            "significant": sig_text(g),
+            f"stratified {_lvl(report)}% CI": ci_text(g),
+            f"hierarchical {_lvl(report)}% CI": hier_ci_text(g),
+            "p (Holm)": p_text(g.p_holm),
+            "q (BH)": p_text(g.q_value),
+            "significant (Holm)": holm_text(g),
+            "uncorrected": sig_text(g),
+            "p (permutation)": p_text(g.p_perm),
+            "tests": agree_text(g),
+            "NaN reps": nan_text(g),
             "note": g.note,
         }
         for g in report.groups
@@ -103,13 +142,33 @@ def model_table(report: ReportData) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _lvl(report: ReportData) -> str:
+    return f"{100 * report.level:g}"
+
+
 def _intro(report: ReportData) -> str:
     scope = f"domain **{report.domain}**" if report.domain else "all domains"
+    alpha = f"{1 - report.level:.2g}"
+    chosen = (
+        f"replicates chosen automatically, up to {report.n_boot} per comparison (column \"reps\"), so that every CI "
+        f"bound is precise to ±{100 * (report.ci_bound_precision or 0):.3f} points (target ±{100 * report.ci_bound_target:.2f}"
+        + ("" if (report.ci_bound_precision or 0) <= report.ci_bound_target else ": MISSED, the replicate cap was reached")
+        + ")"
+        if report.n_boot_mode == "auto"
+        else f"{report.n_boot} replicates (fixed; CI bounds precise to ±{100 * (report.ci_bound_precision or 0):.3f} points)"
+    )
     return (
         f"Adapted model **{report.adapted}** against {', '.join(f'**{b}**' for b in report.baselines)} on {scope}. "
-        f"Scores are main scores ×100; gain = adapted − baseline with a {int(report.level * 100)} % paired bootstrap "
-        f"confidence interval ({report.n_boot} resamples over queries/items, seed {report.seed}); a gain is significant "
-        "when its interval excludes 0. Domain and type averages resample within each task and average. "
+        f"Scores are main scores ×100; gain = adapted − baseline with a {_lvl(report)} % paired bootstrap "
+        f"confidence interval over queries/items ({chosen}; seed {report.seed}). "
+        f"**Multiple comparisons: {report.correction_text}** ({report.n_comparisons} comparisons); "
+        f"\"significant (Holm)\" means Holm-adjusted p < {alpha}, \"uncorrected\" that the interval excludes 0. "
+        "Domain and type averages carry two intervals: the *stratified* bootstrap (queries resampled within each task, "
+        "the task set fixed: would this hold on other queries of these tasks?) and the *hierarchical* bootstrap "
+        "(tasks resampled, then queries within each drawn task: would this hold on other tasks of this domain?). "
+        f"Each task also has a paired randomization (permutation) test ({report.n_perm} random swaps of the two "
+        "models' outputs per item); \"DISAGREE\" marks a comparison where it and the bootstrap CI reach different "
+        "verdicts. \"NaN reps\" counts replicates whose statistic was undefined (left out of the CI). "
         "Empty cells are missing results, not zeros."
     )
 

@@ -114,8 +114,12 @@ def register_adapted_model(model_dir: str | Path, name: str, scores: Mapping[str
     from mlflow.models import infer_signature
     from sentence_transformers import SentenceTransformer
 
+    from domainteb.core.assets import check_weights_format, st_model_kwargs
+
+    check_weights_format(Path(folder))  # safetensors only: pickle weights can run code
     try:
-        model = SentenceTransformer(str(folder), device="cpu", trust_remote_code=False)
+        model = SentenceTransformer(str(folder), device="cpu", trust_remote_code=False,
+                                    model_kwargs=st_model_kwargs(False))
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"{folder}: cannot be loaded by sentence-transformers ({exc})") from None
     example = ["domain-adapted embedding"]

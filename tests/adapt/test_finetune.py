@@ -165,7 +165,7 @@ def test_interrupted_run_resumes_from_last_checkpoint(tmp_path: Path) -> None:
 
 
 def test_bad_config_is_refused_before_any_model_loads(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="adapt.loss='triplet' is unknown; use one of cached_mnrl, gist, mnrl"):
+    with pytest.raises(ConfigError, match="adapt.loss='triplet' is unknown; use one of cached_mnrl, gist, margin_mse, mnrl"):
         FinetuneConfig(loss="triplet").check()
     with pytest.raises(ConfigError, match="adapt.learnig_rate is not a finetune setting"):
         FinetuneConfig.from_mapping({"method": "finetune", "learnig_rate": 1e-5})

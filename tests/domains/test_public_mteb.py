@@ -26,6 +26,11 @@ def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-hub-cache"))
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-datasets-cache"))
+    # datasets reads the variable at import: patch its config too, or a same-named copy from
+    # another test is served from ~/.cache/huggingface/datasets (mteb's side reads it directly)
+    import datasets.config
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-datasets-cache")
     hub_reachable.cache_clear()
 
 

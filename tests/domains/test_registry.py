@@ -29,7 +29,9 @@ def test_task_types_per_domain() -> None:
 
 
 def test_metadata_is_complete_and_pinned() -> None:
-    pinned = {line.split("#")[0].strip() for line in (REPO / "requirements-data.txt").read_text().splitlines()}
+    # "name==version \" lines, possibly followed by "--hash=sha256:…" continuation lines
+    lines = (REPO / "requirements-data.txt").read_text().splitlines()
+    pinned = {line.split("#")[0].split()[0] for line in lines if line.split("#")[0].strip()}
     for name, b in BUILDERS.items():
         meta = b.metadata()
         assert meta.name == name and meta.domain in {"finance", "chemistry", "medical", "general"}

@@ -268,7 +268,8 @@ def test_classification_clustering_and_bitext_on_real_text(descr_sentences, enco
     assert out.metrics["accuracy"] > 0.4 and out.settings["n_experiments"] == 3
     cl = ColumnData({"sentences": [s for _, s in descr_sentences], "labels": [n for n, _ in descr_sentences]})
     out = evaluate_split(make_task(TaskType.CLUSTERING, {"test": cl}, n_clusters=3, max_documents_per_cluster=50), "test", encoder)
-    assert 0 < out.metrics["v_measure"] <= 1 and len(out.items["values"]) == 3
+    assert 0 < out.metrics["v_measure"] <= 1 and len(out.items["clusters"]) == 3  # (stats) per-document items
+    assert out.items["statistic"] == "v_measure" and len(out.items["ids"]) == len(descr_sentences)
     sents = [s for _, s in descr_sentences][:20]
     bt = ColumnData({"sentence1": sents, "sentence2": [s.lower() for s in sents]})
     out = evaluate_split(make_task(TaskType.BITEXT_MINING, {"test": bt}), "test", encoder)

@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -77,9 +78,12 @@ def naive_queries(passage: str, n: int, seed: int) -> list[str]:
 class FaultServer:
     """Start with ``with FaultServer(plan) as srv: srv.base_url``."""
 
-    def __init__(self, plan: FaultPlan | None = None, model: str = "fault-model") -> None:
+    def __init__(self, plan: FaultPlan | None = None, model: str = "fault-model",
+                 answer: Callable[[str, int, int], list[str]] | None = None) -> None:
         self.plan = plan or FaultPlan()
         self.model = model
+        #: the "model": (passage, n, seed) -> n queries; default :func:`naive_queries`.
+        self.answer = answer or naive_queries
         self.stats = Stats()
         self.lock = threading.Lock()
         self.httpd: ThreadingHTTPServer | None = None
@@ -182,9 +186,9 @@ class FaultServer:
                     nm = _N.search(prev_user)
                     n = int(nm.group(1)) if nm else n
                 if fault == "invalid_output":
-                    content = "Sure! Here are some queries: " + ", ".join(naive_queries(passage, n, 0))
+                    content = "Sure! Here are some queries: " + ", ".join(server.answer(passage, n, 0))
                 else:
-                    content = json.dumps({"queries": naive_queries(passage, n, int(req.get("seed") or 0))})
+                    content = json.dumps({"queries": server.answer(passage, n, int(req.get("seed") or 0))})
                 obj = {
                     "id": f"chatcmpl-{key}",
                     "object": "chat.completion",

@@ -32,7 +32,7 @@ def test_passage_cannot_close_its_fence() -> None:
 
 
 def test_injection_payload_is_detected_and_echo_rejected() -> None:
-    assert injected_payloads(HOSTILE) == ["pwned 4242"]
+    assert any("pwned 4242" in span for span in injected_payloads(HOSTILE))
     assert echoes_injection("PWNED-4242", HOSTILE)
     assert echoes_injection("please ignore previous instructions", "plain text")
     assert not echoes_injection("iron carbon steel alloy", HOSTILE)
