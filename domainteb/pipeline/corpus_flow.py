@@ -77,7 +77,9 @@ def _eval_target(cfg: DictConfig) -> tuple[list[str], str | None]:
 def run(cfg: DictConfig) -> int:
     from rich.console import Console
 
-    from domainteb.pipeline.stage import _execute, _list_override, _quote, _stage_fn, mark_adapted_model
+    from domainteb.pipeline.stage import (
+        _execute, _list_override, _quote, _stage_fn, mark_adapted_model, print_outputs, report_and_leaderboard,
+    )
 
     validate(cfg)
     console = Console()
@@ -137,25 +139,10 @@ def run(cfg: DictConfig) -> int:
         )
         done["eval"] = _execute(evaluation, work_dir, cfg, console)
         baselines = [m for m in dict.fromkeys([str(cfg.base), *[str(b) for b in cfg.baselines]])]
-        report = Step(
-            "report", "report",
-            [f"results_dir={_quote(results_dir)}", f"adapted={_quote(name)}", _list_override("baselines", baselines),
-             *([f"domain={report_domain}"] if report_domain else []), f"output_dir={_quote(report_dir)}", *cfg.report_overrides],
-            _stage_fn("report"), outputs=lambda out, c: {"report_dir": report_dir},
-            inputs={"eval": done["eval"].key}, own_output_dir=False,
-        )
-        done["report"] = _execute(report, work_dir, cfg, console)
-        site = Step(
-            "leaderboard", "leaderboard", [f"results_dir={_quote(results_dir)}", f"output_dir={_quote(str(cfg.site_dir))}"],
-            _stage_fn("leaderboard"), outputs=lambda out, c: {"site": str(Path(str(cfg.site_dir)) / "index.html")},
-            inputs={"eval": done["eval"].key}, own_output_dir=False,
-        )
-        done["leaderboard"] = _execute(site, work_dir, cfg, console)
+        report_and_leaderboard(done, work_dir, cfg, console, results_dir=results_dir, adapted_name=name,
+                               baselines=baselines, domain=report_domain, report_dir=report_dir)
         tracker.log_metrics({f"step_seconds.{k}": v.seconds for k, v in done.items()})
-    console.print(f"[bold]adapted model[/bold]: {adapted_dir}")
-    console.print(f"[bold]report[/bold]: {Path(report_dir).resolve() / 'report.md'}")
-    console.print(f"[bold]leaderboard[/bold]: {Path(done['leaderboard'].outputs['site']).resolve()}")
-    console.print(f"[bold]MLflow store[/bold]: {tracker.tracking_uri}  (open it with 'domainteb ui')")
+    print_outputs(console, done, tracker, adapted_dir=adapted_dir, report_dir=report_dir)
     return 0
 
 

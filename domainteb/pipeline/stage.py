@@ -131,28 +131,40 @@ def run(cfg: DictConfig) -> int:
             own_output_dir=False,
         )
         done["profile"] = _execute(profile, work_dir, cfg, console)
-        report = Step(
-            "report", "report",
-            [f"results_dir={_quote(results_dir)}", f"adapted={_quote(adapted_name)}",
-             _list_override("baselines", [str(b) for b in cfg.baselines]), f"domain={domain}",
-             f"output_dir={_quote(report_dir)}", *cfg.report_overrides],
-            _stage_fn("report"), outputs=lambda out, c: {"report_dir": report_dir},
-            inputs={"eval": done["eval"].key}, own_output_dir=False,
-        )
-        done["report"] = _execute(report, work_dir, cfg, console)
-        site = Step(
-            "leaderboard", "leaderboard",
-            [f"results_dir={_quote(results_dir)}", f"output_dir={_quote(str(cfg.site_dir))}"],
-            _stage_fn("leaderboard"), outputs=lambda out, c: {"site": str(Path(str(cfg.site_dir)) / "index.html")},
-            inputs={"eval": done["eval"].key}, own_output_dir=False,
-        )
-        done["leaderboard"] = _execute(site, work_dir, cfg, console)
+        report_and_leaderboard(done, work_dir, cfg, console, results_dir=results_dir, adapted_name=adapted_name,
+                               baselines=[str(b) for b in cfg.baselines], domain=domain, report_dir=report_dir)
         tracker.log_metrics({f"step_seconds.{k}": v.seconds for k, v in done.items()})
+    print_outputs(console, done, tracker, adapted_dir=adapted_dir, report_dir=report_dir)
+    return 0
+
+
+def report_and_leaderboard(done: dict[str, StepResult], work_dir: Path, cfg: DictConfig, console: Any, *,
+                           results_dir: str, adapted_name: str, baselines: list[str], domain: str | None,
+                           report_dir: str) -> None:
+    """The pipeline's last two steps, after `eval`: the report of the adapted model against the baselines,
+    then the leaderboard over every result under results_dir."""
+    report = Step(
+        "report", "report",
+        [f"results_dir={_quote(results_dir)}", f"adapted={_quote(adapted_name)}", _list_override("baselines", baselines),
+         *([f"domain={domain}"] if domain else []), f"output_dir={_quote(report_dir)}", *cfg.report_overrides],
+        _stage_fn("report"), outputs=lambda out, c: {"report_dir": report_dir},
+        inputs={"eval": done["eval"].key}, own_output_dir=False,
+    )
+    done["report"] = _execute(report, work_dir, cfg, console)
+    site = Step(
+        "leaderboard", "leaderboard",
+        [f"results_dir={_quote(results_dir)}", f"output_dir={_quote(str(cfg.site_dir))}"],
+        _stage_fn("leaderboard"), outputs=lambda out, c: {"site": str(Path(str(cfg.site_dir)) / "index.html")},
+        inputs={"eval": done["eval"].key}, own_output_dir=False,
+    )
+    done["leaderboard"] = _execute(site, work_dir, cfg, console)
+
+
+def print_outputs(console: Any, done: dict[str, StepResult], tracker: Any, *, adapted_dir: Path, report_dir: str) -> None:
     console.print(f"[bold]adapted model[/bold]: {adapted_dir}")
     console.print(f"[bold]report[/bold]: {Path(report_dir).resolve() / 'report.md'}")
     console.print(f"[bold]leaderboard[/bold]: {Path(done['leaderboard'].outputs['site']).resolve()}")
     console.print(f"[bold]MLflow store[/bold]: {tracker.tracking_uri}  (open it with 'domainteb ui')")
-    return 0
 
 
 def _execute(step: Step, work_dir: Path, cfg: DictConfig, console: Any) -> StepResult:
