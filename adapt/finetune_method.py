@@ -86,7 +86,7 @@ def run_finetune(cfg: DictConfig) -> dict[str, Any]:
         return {**done, "skipped": True}
 
     eval_task = resolve_eval_task(ft.eval_task, domain, ft.eval_size)
-    model = load_sentence_transformer(base, device=ft.device)
+    model = load_sentence_transformer(base, device=ft.device, allow_pickle=cfg.get("allow_pickle", False) is True)
     main = is_main_process()
     tracker = tracker_from_config(cfg) if main else Tracker(enabled=False)
     params = OmegaConf.to_container(cfg, resolve=True)

@@ -163,7 +163,8 @@ def run_gaprune(cfg: DictConfig) -> dict[str, Any]:
 
     # 2. model, targets, evaluation targets
     torch.manual_seed(settings.seed)
-    model = load_sentence_transformer(base, device=str(cfg.get("device", "auto")))
+    model = load_sentence_transformer(base, device=str(cfg.get("device", "auto")),
+                                      allow_pickle=cfg.get("allow_pickle", False) is True)
     targets = prunable_targets(model, settings.prune_attention)
     from domainteb.adapt.evaluator import resolve_eval_task
 

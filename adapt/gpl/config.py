@@ -119,6 +119,8 @@ class GPLConfig(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     seed: int = 42
     device: str = "auto"
+    #: also load a base folder whose weights are pickles (pytorch_model.bin); only for folders you trust
+    allow_pickle: bool = False
 
     def check(self) -> None:
         t = self.train

@@ -53,6 +53,7 @@ def run_gpl_method(cfg: DictConfig) -> dict[str, Any]:
         overrides["base"] = str(cfg.base)
     overrides.setdefault("seed", int(cfg.get("seed", 42)))
     overrides.setdefault("device", str(cfg.get("device", "auto")))
+    overrides.setdefault("allow_pickle", cfg.get("allow_pickle", False) is True)
     profile = str(cfg.get("profile") or "cpu")
     gpl_cfg = load_gpl_config(profile, overrides)
     out = stage_output_dir(cfg, gpl_cfg.method)

@@ -85,7 +85,7 @@ def run(cfg: GPLConfig, out_dir: str | os.PathLike[str], *, chunks_path: str | o
         if not path.is_file():
             raise TaskDataError(f"{path}: {what} file not found; run the corpus and query stages first")
     chunks_sha = sha256_file(chunks_path)
-    run_key = stable_hash({"cfg": cfg.model_dump(exclude={"device", "profile"}), "chunks": chunks_sha,
+    run_key = stable_hash({"cfg": cfg.model_dump(exclude={"device", "profile", "allow_pickle"}), "chunks": chunks_sha,
                            "queries": sha256_file(queries_path)})
     done = _finished(out, run_key)
     if done is not None:
@@ -99,7 +99,7 @@ def run(cfg: GPLConfig, out_dir: str | os.PathLike[str], *, chunks_path: str | o
         inputs = load_inputs(chunks_path, queries_path, max_queries=cfg.max_queries,
                              dev_queries=cfg.dev.queries, seed=cfg.seed)
     counts = dict(inputs.counts)
-    model = load_sentence_transformer(cfg.base, device=cfg.device)
+    model = load_sentence_transformer(cfg.base, device=cfg.device, allow_pickle=cfg.allow_pickle)
     eval_max_length = model.max_seq_length  # training may truncate harder; the saved model reads like its base
     if cfg.train.max_seq_length:
         model.max_seq_length = int(cfg.train.max_seq_length)
@@ -201,7 +201,7 @@ def run(cfg: GPLConfig, out_dir: str | os.PathLike[str], *, chunks_path: str | o
 
     dev_task = build_dev_task(inputs, cfg.dev.corpus, cfg.seed)
     result, base_dev, curve, best_is_base = _train(cfg, model, dataset, loss, dev_task, out, timer)
-    final = load_sentence_transformer(cfg.base, device=cfg.device) if best_is_base else result.model
+    final = load_sentence_transformer(cfg.base, device=cfg.device, allow_pickle=cfg.allow_pickle) if best_is_base else result.model
     final.max_seq_length = eval_max_length
 
     summary: dict[str, Any] = {

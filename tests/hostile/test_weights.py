@@ -6,6 +6,7 @@ Uses the real 3-layer MiniLM, re-saved as a pickle-only folder (``pytorch_model.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import shutil
@@ -115,3 +116,21 @@ def test_adapt_base_model_folder_is_checked_too(pickle_only_folder: Path) -> Non
 
     with pytest.raises(DomainTebError, match="allow_pickle"):
         load_sentence_transformer(str(pickle_only_folder), device="cpu")
+
+
+def _pairs(path: Path) -> Path:
+    rows = [{"anchor": f"query {i} about metformin", "positive": f"metformin passage {i} lowers glucose"} for i in range(8)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_adapt_cli_refuses_pickle_base_then_opts_in(pickle_only_folder: Path, tmp_path: Path, capsys) -> None:
+    """`domainteb adapt` follows the same rule as eval: exit 2 with the hint, and `allow_pickle=true` really opts in."""
+    args = ["adapt", "adapt=finetune", f"base={pickle_only_folder}", f"data={_pairs(tmp_path / 'pairs.jsonl')}",
+            "domain=medical", "device=cpu", "adapt.max_steps=1", "adapt.batch_size=4", "adapt.max_seq_length=16",
+            "adapt.eval_task=null"]
+    assert run_cli(*args, f"output_dir={tmp_path / 'refused'}") == 2
+    err = capsys.readouterr().err
+    assert "allow_pickle=true" in err and "Traceback" not in err
+    assert run_cli(*args, f"output_dir={tmp_path / 'opted'}", "allow_pickle=true") == 0
+    assert (tmp_path / "opted" / "model" / "model.safetensors").is_file()
