@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from domainteb.core.errors import DomainTebError
-from domainteb.eval.report.bootstrap import VECTORISED, PairedDiff, average_diff, extend, paired_bootstrap, validate_items
+from domainteb.eval.report.bootstrap import PairedDiff, average_diff, extend, paired_bootstrap, validate_items
 from domainteb.eval.report.stats import (
     CORRECTION,
     CORRECTION_TEXT,
@@ -284,6 +284,17 @@ def _precision(pairs: list[_Pair], groups: list[_Group], level: float) -> float:
     return float(max(finite)) if finite else 0.0
 
 
+def _imprecise(pairs: list[_Pair], groups: list[_Group], level: float, target: float) -> list[_Pair]:
+    """The pairs whose replicates must grow: those whose own CI bounds are not yet precise to ``target``,
+    and the members of every group whose average or hierarchical CI bounds are not."""
+    need = {id(p) for p in pairs if p.boot is not None and ci_mc_halfwidth(p.boot.replicates, level) > target}
+    for g in groups:
+        widths = [ci_mc_halfwidth(r, level) for r in (g.avg_replicates, g.hier_replicates) if r is not None]
+        if any(np.isfinite(w) and w > target for w in widths):
+            need.update(id(m) for m in g.members)
+    return [p for p in pairs if p.boot is not None and id(p) in need]
+
+
 def _permutation_tests(pairs: list[_Pair], groups: list[_Group], n_perm: int, rng: np.random.Generator, alpha: float) -> None:
     for p in pairs:
         if p.boot is None:
@@ -339,6 +350,9 @@ AUTO_START = 2000
 #: and the replicates needed fall as 1/items, so this stays cheap), and for the others
 AUTO_MAX = 1_024_000
 AUTO_MAX_GENERIC = 16_000
+#: the statistics whose resamples cost about one pass over the items (V-measure builds a contingency
+#: table per k-means run and resample, so it gets the generic cap)
+CHEAP = ("mean", "spearman", "pearson")
 
 
 def compare(
@@ -400,11 +414,9 @@ def compare(
     precision = _precision(pairs, groups, level)
     while auto and precision > ci_bound_target:
         grown = False
-        for p in pairs:
-            if p.boot is None:
-                continue
-            size = p.boot.replicates.size
-            cap = AUTO_MAX if p.items_a["statistic"] in VECTORISED else AUTO_MAX_GENERIC  # type: ignore[index]
+        for p in _imprecise(pairs, groups, level, ci_bound_target):
+            size = p.boot.replicates.size  # type: ignore[union-attr]
+            cap = AUTO_MAX if p.items_a["statistic"] in CHEAP else AUTO_MAX_GENERIC  # type: ignore[index]
             if size < cap:
                 p.boot = extend(p.boot, p.items_a, p.items_b, min(size, cap - size), rng, level)  # type: ignore[arg-type]
                 grown = True
