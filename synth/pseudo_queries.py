@@ -18,10 +18,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from domainteb.core.errors import ConfigError, TaskDataError
-from domainteb.core.io import atomic_write_jsonl, iter_jsonl
+from domainteb.core.errors import ConfigError
+from domainteb.core.io import atomic_write_jsonl, read_jsonl_records
 from domainteb.synth.records import GeneratedQuery
 
 #: a sentence end: . ! ? (optionally followed by a closing quote/bracket) then whitespace, or a line break.
@@ -119,12 +117,4 @@ def write_queries(path: str | Path, queries: Iterable[GeneratedQuery]) -> int:
 
 
 def read_queries(path: str | Path) -> list[GeneratedQuery]:
-    out = []
-    for lineno, rec in iter_jsonl(path):
-        try:
-            out.append(GeneratedQuery.model_validate(rec))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise TaskDataError(f"{path}:{lineno}: field {'.'.join(map(str, err['loc']))!r}: {err['msg']}; "
-                                "each line needs qid, query, pid, generator") from None
-    return out
+    return read_jsonl_records(path, GeneratedQuery, "each line needs qid, query, pid, generator")

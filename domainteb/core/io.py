@@ -171,6 +171,21 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
         yield lineno, rec
 
 
+def read_jsonl_records(path: str | os.PathLike[str], model: type[Any], fix: str) -> list[Any]:
+    """Every line of a JSONL file validated as the pydantic ``model``; an invalid line raises one
+    error naming file, line and field, followed by ``fix``."""
+    from pydantic import ValidationError
+
+    out = []
+    for lineno, rec in iter_jsonl(path):
+        try:
+            out.append(model.model_validate(rec))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise TaskDataError(f"{path}:{lineno}: field {'.'.join(map(str, err['loc']))!r}: {err['msg']}; {fix}") from None
+    return out
+
+
 def iter_text_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` of a UTF-8 file (a leading BOM is dropped); bytes that are not
     UTF-8 raise one :class:`TaskDataError` naming the file, line and byte column."""

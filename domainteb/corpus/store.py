@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from domainteb.core.errors import TaskDataError
-from domainteb.core.io import atomic_write_jsonl, iter_jsonl
+from domainteb.core.io import atomic_write_jsonl, read_jsonl_records
 from domainteb.corpus.records import Chunk
 
 CHUNKS_FILE = "chunks.jsonl"
@@ -19,16 +17,7 @@ def write_chunks(path: str | Path, chunks: Iterable[Chunk]) -> int:
 
 
 def read_chunks(path: str | Path) -> list[Chunk]:
-    out = []
-    for lineno, rec in iter_jsonl(path):
-        try:
-            out.append(Chunk.model_validate(rec))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise TaskDataError(
-                f"{path}:{lineno}: field {'.'.join(map(str, err['loc']))!r}: {err['msg']}; "
-                "chunks need _id, title, text, doc_id (rerun the corpus stage)"
-            ) from None
+    out = read_jsonl_records(path, Chunk, "chunks need _id, title, text, doc_id (rerun the corpus stage)")
     if not out:
         raise TaskDataError(f"{path}: no chunks; rerun the corpus stage on a corpus with text")
     return out
