@@ -6,7 +6,7 @@ Public API (stable; the GAPrune prune-then-retrain step builds on it)::
 
     result = train_model(
         model,                  # a SentenceTransformer (trained in place)
-        train_dataset,          # datasets.Dataset: anchor, positive[, negative | negative_1..n]
+        train_dataset,          # datasets.Dataset (or a streamed IterableDataset): anchor, positive[, negative | negative_1..n]
         cfg=FinetuneConfig(loss="mnrl", max_steps=100, batch_size=32),
         output_dir=Path("outputs/adapt/finance-gaprune"),   # checkpoints go to <output_dir>/checkpoints
         callbacks=[KeepMaskCallback(masks)],                # e.g. re-apply a sparsity mask on_step_end
@@ -17,6 +17,9 @@ Public API (stable; the GAPrune prune-then-retrain step builds on it)::
 
 ``train_model`` uses :class:`SentenceTransformerTrainer` with the no-duplicates batch sampler,
 the configured loss (:mod:`domainteb.adapt.losses`), LR schedule with warm-up and a fixed seed.
+A :class:`datasets.IterableDataset` (``adapt.streaming=true``, :func:`domainteb.adapt.pairs.stream_pairs`)
+is read lazily: it needs ``max_steps``, is buffer-shuffled and regrouped without repeated texts
+per batch instead of the sampler (:mod:`domainteb.adapt.streaming`).
 It checkpoints to ``<output_dir>/checkpoints`` and resumes from the last checkpoint when called
 again with the same config and data (a different config there is an error, never a silent
 mix). It does not write the final model: :func:`domainteb.adapt.export.save_model_folder` does.
@@ -26,7 +29,11 @@ plain DDP driven by the trainer::
 
     torchrun --nproc_per_node=2 -m domainteb.cli adapt method=finetune base=minilm-l6 domain=finance
 
-Only rank 0 writes the model folder, the model card and MLflow runs.
+Only rank 0 writes the model folder, the model card and MLflow runs. In-batch losses (mnrl,
+cached_mnrl, gist) then gather the other ranks' embeddings (``adapt.gather_across_devices``, on by
+default when ``WORLD_SIZE > 1``): every query is scored against ``batch_size × world_size`` pairs'
+passages, not only its own rank's, and the last incomplete batch is dropped so every rank gathers
+equal shapes.
 """
 
 from __future__ import annotations
@@ -93,6 +100,12 @@ class FinetuneConfig(BaseModel):
     similarity_scale: float = 20.0
     #: at most this many training pairs (None = all).
     limit: int | None = None
+    #: read the pairs file lazily as a datasets.IterableDataset (needs max_steps; see domainteb.adapt.streaming).
+    streaming: bool = False
+    #: streaming: pairs held in the seeded shuffle buffer (0 = file order).
+    shuffle_buffer: int = 10_000
+    #: in-batch losses under torchrun: score against every rank's batch (None = on when WORLD_SIZE > 1).
+    gather_across_devices: bool | None = None
     seed: int = 42
     device: str = "auto"
 
@@ -123,8 +136,22 @@ class FinetuneConfig(BaseModel):
             raise ConfigError(f"{where}.{loc}={err.get('input')!r}: {err['msg']}") from None
 
     def training_hash(self) -> str:
-        """Hash of everything that changes the trained weights (resume safety)."""
-        return stable_hash(self.model_dump(exclude={"eval_steps", "eval_size", "save_total_limit", "logging_steps", "device"}))
+        """Hash of everything that changes the trained weights (resume safety). The streaming and
+        gathering settings count only when set away from their defaults, so runs from before they
+        existed keep their hash."""
+        dump = self.model_dump(exclude={"eval_steps", "eval_size", "save_total_limit", "logging_steps", "device"})
+        for name in ("streaming", "shuffle_buffer", "gather_across_devices"):
+            if dump[name] == type(self).model_fields[name].default or (name == "shuffle_buffer" and not self.streaming):
+                del dump[name]
+        return stable_hash(dump)
+
+    def gather(self, world_size: int) -> bool:
+        """Whether the loss gathers in-batch negatives across ranks in a run of ``world_size`` processes."""
+        from domainteb.adapt.losses import IN_BATCH_LOSSES
+
+        if self.gather_across_devices is None:
+            return world_size > 1 and self.loss in IN_BATCH_LOSSES
+        return bool(self.gather_across_devices) and world_size > 1
 
     def check(self) -> None:
         """Validate combinations before any heavy work."""
@@ -146,6 +173,24 @@ class FinetuneConfig(BaseModel):
             )
         if self.loss == "cached_mnrl" and self.mini_batch_size <= 0:
             raise ConfigError("adapt.mini_batch_size must be positive for cached_mnrl")
+        self.check_streaming(self.streaming)
+        from domainteb.adapt.losses import IN_BATCH_LOSSES
+
+        if self.gather_across_devices and self.loss not in IN_BATCH_LOSSES:
+            raise ConfigError(
+                f"adapt.gather_across_devices=true: adapt.loss={self.loss} has no in-batch negatives to gather; "
+                f"use one of {', '.join(sorted(IN_BATCH_LOSSES))} or leave gather_across_devices unset"
+            )
+
+    def check_streaming(self, streaming: bool) -> None:
+        """A stream has no length: the run's length must come from max_steps."""
+        if streaming and self.max_steps <= 0:
+            raise ConfigError(
+                "adapt.streaming=true reads the pairs lazily, so epochs cannot be counted; "
+                "set adapt.max_steps=<optimizer steps> (> 0)"
+            )
+        if streaming and self.shuffle_buffer < 0:
+            raise ConfigError(f"adapt.shuffle_buffer={self.shuffle_buffer}: use 0 (file order) or a positive number of pairs")
 
 
 @dataclass
@@ -165,6 +210,9 @@ class TrainResult:
     device: str = "cpu"
     precision: str = "fp32"
     world_size: int = 1
+    #: in-batch negatives gathered across the ranks (each query scored against batch_size × world_size pairs).
+    gather_across_devices: bool = False
+    streaming: bool = False
 
 
 def _precision(precision: str, on_cuda: bool) -> dict[str, bool]:
@@ -179,7 +227,12 @@ def _precision(precision: str, on_cuda: bool) -> dict[str, bool]:
     return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
-def dataset_hash(train_dataset: datasets.Dataset) -> str:
+def dataset_hash(train_dataset: datasets.Dataset | datasets.IterableDataset) -> str:
+    """Identity of the training data: its rows, or a stream's recorded source identity (never read here)."""
+    from domainteb.adapt.streaming import is_stream, source_key
+
+    if is_stream(train_dataset):
+        return stable_hash({"columns": train_dataset.column_names, "source": source_key(train_dataset)})
     return stable_hash({"columns": train_dataset.column_names, "rows": train_dataset.to_dict()})
 
 
@@ -235,22 +288,34 @@ def train_model(
     from domainteb.adapt.callbacks import TrackerCallback
     from domainteb.adapt.evaluator import DomainTaskEvaluator
     from domainteb.adapt.losses import IN_BATCH_LOSSES, build_loss
+    from domainteb.adapt.streaming import is_stream, prepare_stream
 
     cfg.check()
-    if len(train_dataset) < 2:
+    streaming = is_stream(train_dataset)
+    cfg.check_streaming(streaming)
+    if not streaming and len(train_dataset) < 2:
         raise ConfigError(f"only {len(train_dataset)} training pair(s); contrastive training needs at least 2")
     device = resolve_device(cfg.device)
     on_cuda = device.startswith("cuda")
     output_dir = Path(output_dir)
     ckpt_dir = output_dir / CHECKPOINTS
     is_main = int(os.environ.get("RANK", "0")) == 0
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
     fingerprint = {"config": cfg.training_hash(), "data": dataset_hash(train_dataset)}
     resume = _prepare_checkpoint_dir(ckpt_dir, fingerprint, is_main)
 
     set_seed(cfg.seed)
     if cfg.max_seq_length:
         model.max_seq_length = int(cfg.max_seq_length)
-    loss = build_loss(model, cfg, _guide_loader(cfg, device))
+    gather = cfg.gather(world_size)
+    loss = build_loss(model, cfg.model_copy(update={"gather_across_devices": gather}), _guide_loader(cfg, device))
+    if gather:
+        log.info("in-batch negatives gathered across %d processes: each query is scored against %d pairs' passages",
+                 world_size, cfg.batch_size * world_size)
+    in_batch = cfg.loss in IN_BATCH_LOSSES
+    if streaming:
+        train_dataset = prepare_stream(train_dataset, batch_size=cfg.batch_size, world_size=world_size, seed=cfg.seed,
+                                       shuffle_buffer=cfg.shuffle_buffer, no_duplicates=in_batch)
     # the query/passage prompts the model is evaluated with (bge's instruction, e5's prefixes)
     prompts = column_prompts(model, list(train_dataset.column_names))
 
@@ -266,7 +331,8 @@ def train_model(
         warmup_steps=cfg.warmup_ratio,
         lr_scheduler_type=cfg.lr_scheduler,
         weight_decay=cfg.weight_decay,
-        batch_sampler=BatchSamplers.NO_DUPLICATES if cfg.loss in IN_BATCH_LOSSES else BatchSamplers.BATCH_SAMPLER,
+        # a stream is batched in (shuffled, de-duplicated) stream order: the trainer takes no sampler for it
+        batch_sampler=BatchSamplers.NO_DUPLICATES if in_batch and not streaming else BatchSamplers.BATCH_SAMPLER,
         prompts=prompts or None,
         seed=cfg.seed,
         data_seed=cfg.seed,
@@ -284,6 +350,10 @@ def train_model(
         use_cpu=not on_cuda,
         disable_tqdm=not sys.stderr.isatty(),
         dataloader_num_workers=0,
+        # gathering needs equal batch shapes on every rank (a stream's shard fills its last batch itself)
+        dataloader_drop_last=gather and not streaming,
+        # each rank reads the stream and keeps its slice: rank 0 can't concatenate differently padded batches
+        accelerator_config={"dispatch_batches": False} if streaming else None,
         **_precision(cfg.precision, on_cuda),
     )
     all_callbacks: list[TrainerCallback] = list(callbacks)
@@ -320,6 +390,8 @@ def train_model(
         device=str(trainer.args.device),
         precision="bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
         world_size=int(trainer.args.world_size),
+        gather_across_devices=gather,
+        streaming=streaming,
     )
 
 

@@ -66,7 +66,7 @@ def run_finetune(cfg: DictConfig) -> dict[str, Any]:
     from domainteb.adapt.export import MODEL_DIR, read_done, save_model_folder, write_done
     from domainteb.adapt.finetune import dataset_hash, remove_checkpoints, train_model
     from domainteb.adapt.modelcard import CardInfo, render_card
-    from domainteb.adapt.pairs import load_pairs_with_info
+    from domainteb.adapt.pairs import load_pairs_with_info, stream_pairs
 
     domain = require_domain(cfg)
     if not cfg.get("base"):
@@ -75,9 +75,12 @@ def run_finetune(cfg: DictConfig) -> dict[str, Any]:
     ft = finetune_config(cfg)
     output_dir = stage_output_dir(cfg, METHOD)
     data = cfg.get("data")
-    dataset, info = load_pairs_with_info(
-        None if data in (None, "") else str(data), domain, ft.limit, max_negatives=ft.max_negatives
-    )
+    if ft.streaming:  # validated in one pass, then read lazily by the trainer
+        dataset, info = stream_pairs(None if data in (None, "") else str(data), ft.limit, max_negatives=ft.max_negatives)
+    else:
+        dataset, info = load_pairs_with_info(
+            None if data in (None, "") else str(data), domain, ft.limit, max_negatives=ft.max_negatives
+        )
     config_hash = stable_hash({"method": METHOD, "base": base, "domain": domain, "train": ft.training_hash(),
                                "data": dataset_hash(dataset)})
     done = read_done(output_dir, config_hash)
@@ -109,6 +112,8 @@ def run_finetune(cfg: DictConfig) -> dict[str, Any]:
             "device": result.device,
             "precision": result.precision,
             "world_size": result.world_size,
+            "gather_across_devices": result.gather_across_devices,
+            "streaming": result.streaming,
             "mlflow_run_id": run_id,
         }
         if not (main and result.is_main_process):
@@ -124,7 +129,9 @@ def run_finetune(cfg: DictConfig) -> dict[str, Any]:
             params=ft.model_dump(exclude={"device"}),
             scores=scores,
             eval_history=result.eval_history,
-            notes=[f"trained on {result.device} in {result.precision} with {result.world_size} process(es)"]
+            notes=[f"trained on {result.device} in {result.precision} with {result.world_size} process(es)"
+                   + (" (in-batch negatives gathered across them)" if result.gather_across_devices else "")]
+            + (["pairs streamed from the file (seeded buffer shuffle, no repeated text per batch)"] if result.streaming else [])
             + ([f"evaluated during training on {eval_task.name} through domainteb's evaluator"] if eval_task else []),
             command=f"domainteb adapt method={METHOD} base={base} domain={domain} data={data}",
         )

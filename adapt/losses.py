@@ -5,7 +5,9 @@
   ``mini_batch_size`` chunks);
 * ``gist``: :class:`GISTEmbedLoss` with a guide model that filters false in-batch negatives.
 
-``matryoshka: [384, 256, ...]`` wraps any of them in :class:`MatryoshkaLoss`.
+``matryoshka: [384, 256, ...]`` wraps any of them in :class:`MatryoshkaLoss`. The in-batch losses
+pass ``cfg.gather_across_devices`` on (sentence-transformers gathers the other ranks' embeddings
+with gradients, so under torchrun every query sees ``batch_size × world_size`` candidates).
 """
 
 from __future__ import annotations
@@ -25,25 +27,31 @@ LossBuilder = Callable[["SentenceTransformer", Any, Callable[[], "SentenceTransf
 LOSSES: Registry[LossBuilder] = Registry("loss")
 
 
+def _gather(cfg: Any) -> bool:
+    """The resolved ``gather_across_devices`` (train_model resolves the ``None`` default by world size)."""
+    return bool(getattr(cfg, "gather_across_devices", False))
+
+
 @LOSSES.register("mnrl")
 def _mnrl(model: SentenceTransformer, cfg: Any, guide: Callable[[], SentenceTransformer]) -> nn.Module:
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    return MultipleNegativesRankingLoss(model)
+    return MultipleNegativesRankingLoss(model, gather_across_devices=_gather(cfg))
 
 
 @LOSSES.register("cached_mnrl")
 def _cached_mnrl(model: SentenceTransformer, cfg: Any, guide: Callable[[], SentenceTransformer]) -> nn.Module:
     from sentence_transformers.sentence_transformer.losses import CachedMultipleNegativesRankingLoss
 
-    return CachedMultipleNegativesRankingLoss(model, mini_batch_size=int(cfg.mini_batch_size))
+    return CachedMultipleNegativesRankingLoss(model, mini_batch_size=int(cfg.mini_batch_size),
+                                              gather_across_devices=_gather(cfg))
 
 
 @LOSSES.register("gist")
 def _gist(model: SentenceTransformer, cfg: Any, guide: Callable[[], SentenceTransformer]) -> nn.Module:
     from sentence_transformers.sentence_transformer.losses import GISTEmbedLoss
 
-    return GISTEmbedLoss(model, guide=guide())
+    return GISTEmbedLoss(model, guide=guide(), gather_across_devices=_gather(cfg))
 
 
 def scaled_pairwise_cos(a: Any, b: Any, *, scale: float) -> Any:

@@ -12,6 +12,10 @@ Three sources are accepted, all turned into a :class:`datasets.Dataset` with the
 
 Every problem raises a one-line :class:`~domainteb.core.errors.TaskDataError` naming the
 file, line and field, before any model is loaded.
+
+:func:`stream_pairs` reads a pairs file (or saved folder) lazily as a :class:`datasets.IterableDataset`
+(``adapt.streaming=true``): one validating pass counts the pairs and fixes the columns without
+keeping them, then the trainer re-reads the file as it needs pairs (see :mod:`domainteb.adapt.streaming`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from domainteb.core.errors import TaskDataError
-from domainteb.core.io import iter_jsonl, read_json
+from domainteb.core.io import iter_jsonl, read_json, stable_hash
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +246,95 @@ def load_pairs_with_info(
         dropped_negatives=dropped,
     )
     return datasets.Dataset.from_dict(cols), info
+
+
+def _source_records(path: str | os.PathLike[str] | None) -> tuple[Path, Iterator[_Pair]]:
+    if path is None or str(path) in {"", "null", "None"}:
+        raise TaskDataError("adapt.streaming=true reads a pairs file lazily; pass data=<pairs.jsonl> "
+                            "(or a datasets.save_to_disk folder), or set adapt.streaming=false")
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return p, _from_saved_dataset(p)
+    if p.is_file():
+        return p, _from_jsonl(p)
+    raise TaskDataError(f"{p}: pairs file not found; run the synth stage or pass an existing JSONL/dataset folder")
+
+
+def _source_identity(p: Path) -> str:
+    """Content identity of a pairs file or folder (sizes and streamed sha256s; nothing held in memory)."""
+    from domainteb.core.io import sha256_file, stable_hash
+
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    return stable_hash([(str(f.relative_to(p)) if p.is_dir() else f.name, f.stat().st_size, sha256_file(f))
+                        for f in files])
+
+
+def _stream_rows(path: str, n_neg: int, limit: int | None) -> Iterator[dict[str, str]]:
+    """Generator behind :func:`stream_pairs` (re-validates every record it reads)."""
+    for i, pair in enumerate(_source_records(path)[1]):
+        if limit is not None and i >= limit:
+            return
+        row = {"anchor": pair.anchor, "positive": pair.positive}
+        if n_neg == 1:
+            row["negative"] = pair.negatives[0]
+        else:
+            row.update({f"negative_{j + 1}": pair.negatives[j] for j in range(n_neg)})
+        yield row
+
+
+def stream_pairs(
+    path: str | os.PathLike[str] | None,
+    limit: int | None = None,
+    *,
+    max_negatives: int = 1,
+) -> tuple[Any, PairsInfo]:
+    """Pairs read lazily as a :class:`datasets.IterableDataset`, with the same columns, validation and
+    :class:`PairsInfo` as :func:`load_pairs_with_info`.
+
+    A first pass validates every record (one-line errors with file and line) and counts pairs,
+    negatives, personas and query types, holding only the counts; the dataset then re-reads the
+    source when iterated. Its source identity (sizes and sha256) is recorded for resuming
+    (:func:`domainteb.adapt.streaming.source_key`).
+    """
+    import datasets
+
+    from domainteb.adapt.streaming import set_source_key
+
+    if limit is not None and limit <= 0:
+        raise TaskDataError(f"limit={limit}: the number of pairs must be positive")
+    p, records = _source_records(path)
+    n_pairs, n_neg_min = 0, None
+    personas: Counter[str] = Counter()
+    query_types: Counter[str] = Counter()
+    total_negatives = 0
+    for pair in records:
+        n_pairs += 1
+        n = min(len(pair.negatives), max(0, max_negatives))
+        total_negatives += n
+        n_neg_min = n if n_neg_min is None else min(n_neg_min, n)
+        if pair.persona:
+            personas[pair.persona] += 1
+        if pair.query_type:
+            query_types[pair.query_type] += 1
+        if limit is not None and n_pairs >= limit:
+            break
+    if not n_pairs:
+        raise TaskDataError(f"{p}: no training pairs; it needs at least one query/positive record")
+    n_neg = n_neg_min or 0
+    dropped = total_negatives - n_neg * n_pairs
+    if dropped:
+        log.warning("%s: %d hard negatives dropped so every pair has %d", p, dropped, n_neg)
+    names = ["anchor", "positive"] + (["negative"] if n_neg == 1 else [f"negative_{j + 1}" for j in range(n_neg)])
+    features = datasets.Features({name: datasets.Value("string") for name in names})
+    dataset = datasets.IterableDataset.from_generator(
+        _stream_rows, features=features, gen_kwargs={"path": str(p), "n_neg": n_neg, "limit": limit}
+    )
+    set_source_key(dataset, stable_hash({"source": _source_identity(p), "limit": limit, "n_neg": n_neg}))
+    info = PairsInfo(
+        source=str(p), n_pairs=n_pairs, n_negatives=n_neg, personas=dict(personas.most_common()),
+        query_types=dict(query_types.most_common()), filters=_synth_filters(p), dropped_negatives=dropped,
+    )
+    return dataset, info
 
 
 def load_pairs(

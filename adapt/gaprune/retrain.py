@@ -4,7 +4,9 @@
 sentence-transformers training: it zeroes their gradients before each optimizer step and
 re-applies the mask after it (AdamW's weight decay or momentum can't revive them).
 :func:`retrain` is a minimal sentence-transformers training loop (MNRL, scale 20) over domain
-triplets, used when the shared fine-tuning module (``domainteb.adapt.finetune``) is absent.
+triplets, used when the shared fine-tuning module (``domainteb.adapt.finetune``) is absent. It also
+takes a streamed :class:`datasets.IterableDataset` of pairs (``adapt.streaming=true``: the whole
+``data=`` file read lazily instead of the calibration pool; see :mod:`domainteb.adapt.streaming`).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class MaskCallback(TrainerCallback):
 
 def retrain(
     model: Any,
-    triplets: Sequence[Triplet],
+    triplets: Sequence[Triplet] | Any,
     *,
     targets: Sequence[Target],
     mask: Mapping[str, Tensor],
@@ -64,23 +66,36 @@ def retrain(
     seed: int = 0,
     scale: float = 20.0,
     prompts: TextPrompts | None = None,
+    shuffle_buffer: int = 10_000,
 ) -> dict[str, float]:
     """Train ``model`` for ``steps`` optimizer steps on domain triplets with the mask fixed.
+
+    ``triplets`` may be a :class:`datasets.IterableDataset` of pairs (anchor, positive[, negative…]):
+    it is buffer-shuffled (``shuffle_buffer``) and regrouped without repeated texts per batch.
 
     Queries and passages get the prompts the model is evaluated with (default: the model's own,
     :meth:`TextPrompts.of`), passed to the trainer per column.
     """
+    import os
+
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    data = Dataset.from_dict(
-        {
-            "anchor": [t.query for t in triplets],
-            "positive": [t.positive for t in triplets],
-            "negative": [t.negative for t in triplets],
-        }
-    )
+    from domainteb.adapt.streaming import is_stream, prepare_stream
+
+    streaming = is_stream(triplets)
+    if streaming:
+        data = prepare_stream(triplets, batch_size=batch_size, world_size=int(os.environ.get("WORLD_SIZE", "1")),
+                              seed=seed, shuffle_buffer=shuffle_buffer, no_duplicates=True)
+    else:
+        data = Dataset.from_dict(
+            {
+                "anchor": [t.query for t in triplets],
+                "positive": [t.positive for t in triplets],
+                "negative": [t.negative for t in triplets],
+            }
+        )
     on_cuda = torch.cuda.is_available() and next(model.parameters()).device.type == "cuda"
     column_prompts = (prompts if prompts is not None else TextPrompts.of(model)).columns()
     args = SentenceTransformerTrainingArguments(
@@ -98,7 +113,8 @@ def retrain(
         use_cpu=not on_cuda,
         bf16=on_cuda and torch.cuda.is_bf16_supported(),  # autocast; the fp32 master weights keep the mask
         disable_tqdm=True,
-        dataloader_drop_last=len(triplets) >= batch_size,
+        dataloader_drop_last=not streaming and len(triplets) >= batch_size,
+        accelerator_config={"dispatch_batches": False} if streaming else None,
     )
     trainer = SentenceTransformerTrainer(
         model=model,

@@ -153,9 +153,17 @@ def run_gaprune(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"retrain_steps={steps} must be >= 0")
     output_dir = stage_output_dir(cfg, METHOD)
     data = load_calibration(cfg, domain, settings)
+    retrain_data, stream_key = _retrain_data(cfg, data, steps)
     run_cfg = OmegaConf.to_container(cfg, resolve=True)
-    config_hash = stable_hash({"method": METHOD, "base": base, "domain": domain, "data": str(cfg.get("data")),
-                               "settings": asdict(settings), "steps": steps, "adapt": run_cfg.get("adapt")})
+    adapt_block = dict(run_cfg.get("adapt") or {})
+    if stream_key is None:  # the streaming keys leave the hash of pool-retrained runs as it was before them
+        adapt_block.pop("streaming", None)
+        adapt_block.pop("shuffle_buffer", None)
+    identity = {"method": METHOD, "base": base, "domain": domain, "data": str(cfg.get("data")),
+                "settings": asdict(settings), "steps": steps, "adapt": adapt_block}
+    if stream_key is not None:
+        identity["stream"] = stream_key
+    config_hash = stable_hash(identity)
     done = read_done(output_dir, config_hash)
     if done is not None:
         log.info("%s: already done with this config; nothing to redo", output_dir)
@@ -215,9 +223,10 @@ def run_gaprune(cfg: DictConfig) -> dict[str, Any]:
         if steps > 0:
             t0 = time.perf_counter()
             retrain_info = retrain(
-                model, data["domain_pool"], targets=targets, mask=mask, steps=steps,
+                model, retrain_data, targets=targets, mask=mask, steps=steps,
                 output_dir=output_dir / "retrain", lr=float(_opt(block, "retrain_lr", 2e-5)),
                 batch_size=int(_opt(block, "retrain_batch_size", 32)), seed=settings.seed,
+                shuffle_buffer=int(_opt(block, "shuffle_buffer", 10_000)),
             )
             seconds["retrain"] = time.perf_counter() - t0
             measured = measured_sparsity(targets)
@@ -262,6 +271,23 @@ def run_gaprune(cfg: DictConfig) -> dict[str, Any]:
         }
         write_done(output_dir, config_hash, summary)
     return summary
+
+
+def _retrain_data(cfg: DictConfig, data: dict[str, Any], steps: int) -> tuple[Any, str | None]:
+    """What the retrain step trains on: the calibration pool, or with ``adapt.streaming=true`` every
+    pair of ``data=<pairs.jsonl>`` read lazily (validated here, before any model loads); and the
+    stream's source identity (None for the pool)."""
+    block = cfg.get("adapt")
+    if not bool(_opt(block, "streaming", False)):
+        return data["domain_pool"], None
+    if steps <= 0:
+        raise ConfigError("adapt.streaming=true streams the retraining pairs; set retrain_steps=<steps> (> 0) "
+                          "or adapt.streaming=false")
+    from domainteb.adapt.pairs import stream_pairs
+    from domainteb.adapt.streaming import source_key
+
+    stream, _ = stream_pairs(cfg.get("data"), max_negatives=1)
+    return stream, source_key(stream)
 
 
 def _structured(dense: Any, targets: Any, settings: PruneSettings, stats: Any, structured: Any, steps: int,

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from domainteb.core.errors import ConfigError
+from domainteb.eval.search.settings import SearchSettings
 
 DEFAULTS_FILE = ("adapt", "gpl.yaml")
 PROFILE_FOLDER = "gpl_profile"
@@ -28,7 +29,7 @@ class _Strict(BaseModel):
 class MiningConfig(_Strict):
     """Hard negatives from the same corpus (GPL step 2) and the false-negative guard."""
 
-    #: ``bm25``: bm25s over the chunks; ``base``: the base model itself (sentence-transformers' mine_hard_negatives).
+    #: ``bm25``: bm25s over the chunks; ``base``: the base model itself (dense search with ``search``'s backend).
     miners: list[Miner] = Field(default_factory=lambda: ["bm25", "base"])
     #: candidates per miner (GPL: 50).
     candidates: int = 50
@@ -40,6 +41,29 @@ class MiningConfig(_Strict):
     relative_margin: float = 0.05
     #: CE guard: drop a negative the teacher scores >= CE(q, pos) - ce_false_negative_margin (a likely positive).
     ce_false_negative_margin: float = 0.0
+    #: the ``base`` miner's dense search: domainteb's search settings (``search.*`` of conf/eval.yaml: backend
+    #: exact | faiss-flat | faiss-ivf | faiss-hnsw, corpus_chunk_size, dtype, ...); top-k is streamed, never a
+    #: query × corpus score matrix.
+    search: SearchSettings = Field(default_factory=SearchSettings)
+
+    @field_validator("search")
+    @classmethod
+    def _backend(cls, value: SearchSettings) -> SearchSettings:
+        from domainteb.eval.search.backends import BACKENDS
+
+        if value.backend not in BACKENDS:
+            raise ValueError(f"unknown search backend {value.backend!r}; use one of {', '.join(BACKENDS)}")
+        return value
+
+    def identity(self) -> dict[str, Any]:
+        """What changes the mined negatives (cache and run keys); the default search is left out, so
+        keys from before the setting existed stay valid (exact search mines what they mined)."""
+        dump = self.model_dump()
+        if self.search.scoring_key() == SearchSettings().scoring_key():
+            del dump["search"]
+        else:
+            dump["search"] = self.search.scoring_key()
+        return dump
 
     @model_validator(mode="after")
     def _check(self) -> MiningConfig:
@@ -121,6 +145,12 @@ class GPLConfig(_Strict):
     device: str = "auto"
     #: also load a base folder whose weights are pickles (pytorch_model.bin); only for folders you trust
     allow_pickle: bool = False
+
+    def identity(self) -> dict[str, Any]:
+        """The settings a finished run is keyed on (the default mining search left out; see MiningConfig.identity)."""
+        dump = self.model_dump(exclude={"device", "profile", "allow_pickle"})
+        dump["mining"] = self.mining.identity()
+        return dump
 
     def check(self) -> None:
         t = self.train

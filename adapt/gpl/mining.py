@@ -1,8 +1,12 @@
 """Hard negatives from the same corpus (GPL step 2) and the round-trip filter.
 
-* ``base``: the base model itself, through :func:`sentence_transformers.util.mine_hard_negatives`
-  (its ``relative_margin`` is the dense false-negative guard; its embedding cache makes a rerun
-  free);
+* ``base``: the base model itself: a streamed top-k over the chunk embeddings with the search
+  backend of ``gpl.mining.search`` (domainteb's :mod:`~domainteb.eval.search`: exact by default,
+  or FAISS flat/IVF/HNSW; corpus added ``corpus_chunk_size`` rows at a time, never a query ×
+  corpus score matrix), with the selection rule of
+  :func:`sentence_transformers.util.mine_hard_negatives` (``sampling_strategy="top"``): one
+  candidate per distinct text, the source text excluded, the relative-margin guard, then
+  ``range_min`` skipped and the top ``negatives_per_miner`` kept;
 * ``bm25``: the repo's BM25 (:class:`domainteb.eval.models.lexical.LexicalModel`), with the same
   relative-to-positive guard applied on the base model's cosine scores.
 
@@ -69,10 +73,15 @@ def round_trip_ranks(q_emb: np.ndarray, c_emb: np.ndarray, sources: list[int], k
     return out
 
 
+def passes_margin(neg_score: float, pos_score: float, relative_margin: float) -> bool:
+    """True when a candidate scores clearly below the positive (mine_hard_negatives' relative margin:
+    dropped when above ``pos - |pos| × relative_margin``)."""
+    return neg_score <= pos_score - abs(pos_score) * relative_margin
+
+
 def _guard(q: np.ndarray, pos: np.ndarray, neg: np.ndarray, relative_margin: float) -> bool:
     """True when the negative is clearly below the positive (mine_hard_negatives' relative margin)."""
-    pos_score = float(q @ pos)
-    return float(q @ neg) <= pos_score - abs(pos_score) * relative_margin
+    return passes_margin(float(q @ neg), float(q @ pos), relative_margin)
 
 
 def mine_bm25(queries: list[TrainQuery], inputs: Inputs, cfg: MiningConfig, q_emb: np.ndarray,
@@ -100,33 +109,45 @@ def mine_bm25(queries: list[TrainQuery], inputs: Inputs, cfg: MiningConfig, q_em
     return out, stats
 
 
-def mine_dense(queries: list[TrainQuery], inputs: Inputs, cfg: MiningConfig, model: Any, batch_size: int,
-               cache: Path) -> tuple[dict[str, list[str]], dict[str, int]]:
-    """The base model's hard negatives via sentence-transformers' ``mine_hard_negatives``."""
-    import datasets
-    from sentence_transformers.util import mine_hard_negatives
+def mine_dense(queries: list[TrainQuery], inputs: Inputs, cfg: MiningConfig, q_emb: np.ndarray,
+               c_emb: np.ndarray, row: dict[str, int]) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """The base model's hard negatives, searched with ``cfg.search``'s backend over the chunk embeddings.
 
-    from domainteb.adapt.basemodel import prompt_text
+    ``q_emb`` (one row per query) and ``c_emb`` (row ``row[pid]`` per chunk) are unit-length, so the
+    inner product is the cosine. For each query the top ``candidates + 1`` distinct chunk texts are
+    retrieved; the source text, then every candidate failing :func:`passes_margin`, are removed; of
+    the rest, ``range_min`` are skipped and ``negatives_per_miner`` kept, as mine_hard_negatives does.
+    """
+    from domainteb.eval.search import stream_search
 
     pids = list(inputs.chunks)
-    texts = [inputs.text(pid) for pid in pids]
-    pid_of: dict[str, str] = {}
-    for pid, text in zip(pids, texts):
-        pid_of.setdefault(text, pid)
-    qid_of = {q.query: q.qid for q in queries}
-    dataset = datasets.Dataset.from_dict({"anchor": [q.query for q in queries],
-                                          "positive": [inputs.text(q.pid) for q in queries]})
-    mined = mine_hard_negatives(
-        dataset, model, corpus=texts, range_min=cfg.range_min, range_max=cfg.candidates,
-        relative_margin=cfg.relative_margin, num_negatives=cfg.negatives_per_miner, sampling_strategy="top",
-        query_prompt=prompt_text(model, "query") or None, corpus_prompt=prompt_text(model, "document") or None,
-        output_format="triplet", batch_size=batch_size, use_faiss=False, verbose=False, cache_folder=str(cache),
-    )
-    out: dict[str, list[str]] = {q.qid: [] for q in queries}
-    source = {q.qid: q.pid for q in queries}
-    for anchor, negative in zip(mined["anchor"], mined["negative"]):
-        qid, pid = qid_of.get(anchor), pid_of.get(negative)
-        if qid is None or pid is None or pid == source[qid] or pid in out[qid]:
-            continue
-        out[qid].append(pid)
-    return out, {"mined": int(sum(len(v) for v in out.values())), "queries_without": sum(not v for v in out.values())}
+    first: dict[str, int] = {}  # one candidate per distinct text: its first chunk
+    for pid in pids:
+        first.setdefault(inputs.text(pid), row[pid])
+    rows = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+    unique_of_row = {int(r): u for u, r in enumerate(rows)}
+    step = cfg.search.corpus_chunk_size
+    chunks = (c_emb[rows[s : s + step]] for s in range(0, len(rows), step))
+    found, record = stream_search(q_emb, chunks, cfg.candidates + 1, score="dot", settings=cfg.search,
+                                  n_documents=len(rows))
+    out: dict[str, list[str]] = {}
+    dropped = 0
+    for i, q in enumerate(queries):
+        pos_row = first[inputs.text(q.pid)]
+        pos_unique = unique_of_row[pos_row]
+        pos_score = float(q_emb[i] @ c_emb[pos_row])
+        ranked = []
+        for score, u in zip(found.scores[i].tolist(), found.indices[i].tolist()):
+            if u < 0 or u == pos_unique:
+                continue
+            if passes_margin(score, pos_score, cfg.relative_margin):
+                ranked.append(pids[rows[u]])
+            else:
+                dropped += 1
+        out[q.qid] = ranked[cfg.range_min : cfg.range_min + cfg.negatives_per_miner]
+    stats: dict[str, Any] = {
+        "mined": int(sum(len(v) for v in out.values())), "queries_without": sum(not v for v in out.values()),
+        "guard_dropped": dropped, "search": {"backend": record.backend, "approximate": record.approximate,
+                                             "n_documents": record.n_documents, "recall_at_10": record.recall_at_10},
+    }
+    return out, stats

@@ -5,8 +5,8 @@ Sub-stages and what a rerun reuses (content-addressed under ``<cache_dir>``, def
 
 1. inputs: chunks + generated queries → train / dev split (seeded, recomputed; cheap);
 2. base-model embeddings of chunks and queries (``emb-*.npy``) → round-trip filter;
-3. hard negatives: BM25 and the base model (``negatives-<hash>.json``; the dense miner's own
-   embedding cache);
+3. hard negatives: BM25 and the base model (``negatives-<hash>.json``; the dense miner searches
+   the step-2 embeddings with ``gpl.mining.search``'s backend, streamed top-k);
 4. cross-encoder pseudo-labels (``ce-<hash>/part-*.jsonl``, one shard at a time) → CE-score
    filter and CE false-negative guard;
 5. training (``<out_dir>/checkpoints``, resumed by the trainer) with the dev curve; the best
@@ -85,7 +85,7 @@ def run(cfg: GPLConfig, out_dir: str | os.PathLike[str], *, chunks_path: str | o
         if not path.is_file():
             raise TaskDataError(f"{path}: {what} file not found; run the corpus and query stages first")
     chunks_sha = sha256_file(chunks_path)
-    run_key = stable_hash({"cfg": cfg.model_dump(exclude={"device", "profile", "allow_pickle"}), "chunks": chunks_sha,
+    run_key = stable_hash({"cfg": cfg.identity(), "chunks": chunks_sha,
                            "queries": sha256_file(queries_path)})
     done = _finished(out, run_key)
     if done is not None:
@@ -123,7 +123,7 @@ def run(cfg: GPLConfig, out_dir: str | os.PathLike[str], *, chunks_path: str | o
                             f"(top-{cfg.filters.round_trip_k}); raise gpl.filters.round_trip_k or set it to null")
 
     mining = cfg.mining
-    neg_key = stable_hash({"m": mining.model_dump(), "q": [(q.qid, q.query, q.pid) for q in train],
+    neg_key = stable_hash({"m": mining.identity(), "q": [(q.qid, q.query, q.pid) for q in train],
                            "c": chunks_sha, "base": cfg.base,
                            "max_seq_length": cfg.train.max_seq_length})[:16]
     neg_file = cache / f"negatives-{neg_key}.json"
@@ -136,7 +136,7 @@ def run(cfg: GPLConfig, out_dir: str | os.PathLike[str], *, chunks_path: str | o
                 negs, stats = mine_bm25(train, inputs, mining, q_emb, c_emb, row)
                 mined["per_miner"]["bm25"], mined["stats"]["bm25"] = negs, stats
             if "base" in mining.miners:
-                negs, stats = mine_dense(train, inputs, mining, model, cfg.encode_batch_size, cache / "mine")
+                negs, stats = mine_dense(train, inputs, mining, q_emb, c_emb, row)
                 mined["per_miner"]["base"], mined["stats"]["base"] = negs, stats
             atomic_write_json(neg_file, mined)
     negatives: dict[str, list[str]] = {}
