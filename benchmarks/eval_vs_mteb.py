@@ -7,6 +7,11 @@ Prints, measured in this run:
 * cached re-run ratio: second domainteb run / first run (<= 0.05), twice: with every metric
   recomputed from cached embeddings, and as the stage re-runs (result files reused)
 * the largest difference of any metric both libraries report (must be <= 1e-4)
+* with ``--encode-backends``: the same uncached domainteb run once per encoding backend
+  (``onnx``, ``openvino``, ``onnx-int8``, ``openvino-int8``; see ``eval/models/backends.py``), its
+  wall-time ratio to mteb (which runs torch), its largest metric difference from mteb and its
+  main-score change from the torch run. fp32 backends must also stay within 1e-4; int8 rows are
+  labelled ``int8-quantized`` and reported only (quantisation changes the scores).
 
 Both sides use the same sentence-transformers model object; mteb gets it through its own
 ``SentenceTransformerEncoderWrapper``. Task data are converted to mteb task objects before
@@ -14,6 +19,7 @@ timing starts (their conversion is not counted against mteb).
 
     python benchmarks/eval_vs_mteb.py --domain medical --model minilm-l3 --size tiny
     python benchmarks/eval_vs_mteb.py --devsets medical_covidqa,finance_tatqa --model minilm-l6
+    python benchmarks/eval_vs_mteb.py --devsets medical_covidqa --model minilm-l6 --encode-backends torch,onnx,onnx-int8,openvino
 
 ``--devsets`` evaluates one retrieval task made of the named BEIR dev sets under
 ``../shared/devsets`` (read at run time): their corpora and queries joined, ids prefixed by
@@ -183,6 +189,32 @@ def max_difference(ours: dict[str, float], theirs: dict[str, Any]) -> tuple[floa
     return worst, key
 
 
+def run_backend(backend: str, args: argparse.Namespace, tasks: list[Task], pairs: list[tuple[Task, str, Any]],
+                tmp: str) -> tuple[float, float, dict[tuple[str, str], dict[str, Any]], Any]:
+    """One uncached domainteb run with ``--model`` on ``backend``: (wall, encode seconds, scores, model info)."""
+    from domainteb.eval.cache import CachedEncoder
+    from domainteb.eval.models import load_model
+    from domainteb.eval.runner import evaluate_task
+    from domainteb.eval.search import SearchSettings, use_settings
+
+    inner = load_model(args.model, device="cpu", cache=False, backend=backend)  # export (if any) before timing
+    inner.encode(["warm up"] * 4)
+    clock = EncodeClock(inner)
+    cached = CachedEncoder(clock, os.path.join(tmp, f"cache-{backend}"))
+    scores: dict[tuple[str, str], dict[str, Any]] = {}
+    start = time.perf_counter()
+    for task in tasks:
+        splits = [s for t, s, _ in pairs if t is task]
+        if not splits:
+            continue
+        with use_settings(SearchSettings(backend=args.backend)):
+            result, _, _ = evaluate_task(task, cached, output_dir=os.path.join(tmp, f"out-{backend}"), splits=splits,
+                                         batch_size=args.batch_size, overwrite=True)
+        for split in splits:
+            scores[(task.name, split)] = result.scores[split][0].model_dump()
+    return time.perf_counter() - start, clock.seconds, scores, inner.model_info()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--domain", default="medical")
@@ -193,7 +225,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--devsets", default="", help="comma-separated dev sets joined into one retrieval task")
     ap.add_argument("--backend", default="exact", help="domainteb search backend (search.backend)")
+    ap.add_argument("--encode-backends", default="", help="also time domainteb on these encoding backends, e.g. "
+                    "torch,onnx,onnx-int8,openvino (torch is the main run)")
     args = ap.parse_args(argv)
+    encode_backends = [b.strip() for b in args.encode_backends.split(",") if b.strip()]
+    if encode_backends:
+        from domainteb.core.errors import ConfigError
+        from domainteb.eval.models.backends import get_backend
+
+        try:
+            for b in encode_backends:
+                get_backend(b)
+        except ConfigError as exc:
+            raise SystemExit(f"--encode-backends: {exc}") from None
     logging.basicConfig(level=logging.WARNING)
 
     import mteb  # noqa: F401  (imported before timing)
@@ -276,7 +320,43 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cached re-run ratio                 {walls[1] / walls[0]:6.3f}   (target <= 0.05; metrics recomputed)")
     print(f"resumed re-run ratio                {walls[2] / walls[0]:6.3f}   (target <= 0.05; results reused)")
     print(f"largest score difference            {worst:.2e}   (must be <= 1e-4){'  at ' + worst_at if worst_at else ''}")
-    return 0 if worst <= 1e-4 else 2
+    ok = worst <= 1e-4
+    if encode_backends:
+        ok = backend_table(encode_backends, args, tasks, pairs, mteb_wall, mteb_scores, walls[0], worst, ours) and ok
+    return 0 if ok else 2
+
+
+def backend_table(backends: list[str], args: argparse.Namespace, tasks: list[Task], pairs: list[tuple[Task, str, Any]],
+                  mteb_wall: float, mteb_scores: dict[tuple[str, str], dict[str, Any]], torch_wall: float,
+                  torch_worst: float, torch_scores: dict[tuple[str, str], dict[str, Any]]) -> bool:
+    """Time each encoding backend; print one row per backend; False if an fp32 backend misses 1e-4."""
+    main_scores = {(t.name, s): t.metadata.main_score for t, s, _ in pairs}
+
+    def main_change(scores: dict[tuple[str, str], dict[str, Any]]) -> float:
+        return max(abs(float(scores[k][m]) - float(torch_scores[k][m])) for k, m in main_scores.items())
+
+    print(f"encoding backends ({args.model}, one uncached domainteb run each; mteb runs torch):")
+    print(f"  {'backend':<15} {'wall s':>8} {'encode s':>9} {'ratio/mteb':>10} {'max|d| vs mteb':>15} {'d main vs torch':>16}  labels")
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in backends:
+            if backend == "torch":
+                print(f"  {'torch':<15} {torch_wall:8.2f} {'':>9} {torch_wall / mteb_wall:10.3f} {torch_worst:15.2e} "
+                      f"{0.0:16.2e}  (the main run above)")
+                continue
+            wall, encode_s, scores, info = run_backend(backend, args, tasks, pairs, tmp)
+            worst, worst_at = 0.0, ""
+            for key, theirs in mteb_scores.items():
+                d, metric = max_difference(scores[key], theirs)
+                if d > worst:
+                    worst, worst_at = d, f"{key[0]}/{metric}"
+            int8 = "int8-quantized" in info.get("labels", [])
+            if not int8 and worst > 1e-4:
+                ok = False
+            verdict = "reported only" if int8 else ("ok" if worst <= 1e-4 else "FAIL: > 1e-4")
+            print(f"  {backend:<15} {wall:8.2f} {encode_s:9.2f} {wall / mteb_wall:10.3f} {worst:15.2e} {main_change(scores):16.2e}  "
+                  f"{','.join(info.get('labels', []))} ({verdict}{'; max at ' + worst_at if worst_at else ''})")
+    return ok
 
 
 if __name__ == "__main__":

@@ -261,10 +261,11 @@ def evaluate_task(
     return result, written, False
 
 
-def load_model_for_eval(name: str, *, device: str, use_cache: bool, allow_pickle: bool = False) -> Any:
+def load_model_for_eval(name: str, *, device: str, use_cache: bool, allow_pickle: bool = False,
+                        backend: str | None = None) -> Any:
     from domainteb.eval.models import load_model
 
-    return load_model(name, device=device, cache=use_cache, allow_pickle=allow_pickle)
+    return load_model(name, device=device, cache=use_cache, allow_pickle=allow_pickle, backend=backend)
 
 
 def unreadable_weights(model: str) -> str | None:
@@ -306,6 +307,9 @@ def run_eval(cfg: DictConfig) -> RunOutcome:
     tracker = tracker_from_config(cfg)
     output_dir = Path(str(cfg.get("output_dir") or "results"))
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    from domainteb.eval.models.backends import get_backend
+
+    get_backend(cfg.get("encode_backend"))  # unknown or not installed: one line, exit 2, before any task loads
     from domainteb.eval.search import SearchSettings, use_settings  # (scale) search.* in effect for the run
 
     with use_settings(SearchSettings.from_config(resolved.get("search"))):  # type: ignore[union-attr]
@@ -326,10 +330,12 @@ def _run_eval(cfg: DictConfig, outcome: RunOutcome, refs: list[TaskRef], models:
         try:
             model = TimedEncoder(load_model_for_eval(model_name, device=str(cfg.get("device", "auto")),
                                                      use_cache=bool(cfg.get("cache", True)),
-                                                     allow_pickle=cfg.get("allow_pickle", False) is True))
+                                                     allow_pickle=cfg.get("allow_pickle", False) is True,
+                                                     backend=cfg.get("encode_backend")))
             from domainteb.eval.engines import engine_for  # (scale) engine=local|ray wraps the loaded model
+            from domainteb.eval.models.backends import load_name  # Ray actors reload it with its backend
 
-            model = TimedEncoder(engine_for(resolved)(model._inner, model_name, resolved))
+            model = TimedEncoder(engine_for(resolved)(model._inner, load_name(model_name, model._inner), resolved))
         except Exception as exc:
             outcome.failures.append(_failure(model_name, "*", exc))
             continue

@@ -20,6 +20,7 @@ from domainteb.core.assets import check_weights_format, st_model_kwargs
 from domainteb.core.encoder import Encoder, SearchModel
 from domainteb.core.errors import ConfigError, ModelLoadError
 from domainteb.core.registry import Registry
+from domainteb.eval.models.backends import SEPARATOR, apply_backend, get_backend, split_backend
 from domainteb.eval.models.build import folder_revision, materialize
 from domainteb.eval.models.cross_encoder import CrossEncoderReranker
 from domainteb.eval.models.lexical import LexicalModel
@@ -91,11 +92,12 @@ def _load_rrf(spec: ModelSpec, device: str) -> Any:
                     name=spec.name)
 
 
-def load_rrf(dense: str, *, device: str = "auto", k: int = 60, depth: int = 100, name: str | None = None) -> Any:
-    """Reciprocal-rank fusion of ``dense`` (cached embeddings) with BM25."""
+def load_rrf(dense: str, *, device: str = "auto", k: int = 60, depth: int = 100, name: str | None = None,
+             backend: str | None = None) -> Any:
+    """Reciprocal-rank fusion of ``dense`` (cached embeddings) with BM25; ``backend`` applies to ``dense``."""
     from domainteb.eval.models.fusion import RRFHybrid
 
-    model = load_model(dense, device=device)
+    model = load_model(dense, device=device, backend=backend)
     if not callable(getattr(model, "encode", None)) or callable(getattr(model, "search", None)):
         raise ModelLoadError(f"{RRF_PREFIX}{dense}: {dense!r} is not a dense embedding model; fuse BM25 with one")
     return RRFHybrid(model, load_model("bm25", cache=False), k=k, depth=depth, name=name)
@@ -178,6 +180,7 @@ def load_model(
     cache_dir: str | os.PathLike[str] | None = None,
     precision: str = "float32",
     allow_pickle: bool = False,
+    backend: str | None = None,
 ) -> Encoder | SearchModel:
     """Resolve ``name`` to a ready encoder (or the BM25 search model); see the module doc.
 
@@ -185,17 +188,32 @@ def load_model(
     sentence-transformers models (mainly for GPUs; recorded in the revision and labels).
     ``allow_pickle``: also load folders whose weights are pickles (``pytorch_model.bin``); off by
     default because unpickling can run code (:class:`PickleWeightsError` says so).
+    ``backend``: torch (default) | onnx | onnx-int8 | openvino | openvino-int8 (see
+    :mod:`~domainteb.eval.models.backends`), applied to sentence-transformers models; other models
+    (BM25, API models) ignore it. A ``<name>+<backend>`` suffix selects it too, but only for a
+    sentence-transformers model.
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"precision={precision!r} is not supported; use {', '.join(PRECISIONS)}")
     name = _name_of(name)
     if not name:
         raise ModelLoadError(f"empty model name; known: {', '.join(registry_names())}")
+    suffixed = None if Path(name).expanduser().exists() else split_backend(name)[1]
+    if suffixed is not None:
+        if backend not in (None, "", "torch", suffixed):
+            raise ConfigError(f"model={name!r} names encode backend {suffixed} but encode_backend={backend}; set one of them")
+        name, backend = split_backend(name)[0], suffixed
+    wanted = get_backend(backend)  # unknown / not installed: one-line error before anything loads
+    if not wanted.is_torch:  # the ONNX Runtime / OpenVINO backends run on the CPU
+        if device not in ("auto", "cpu"):
+            raise ConfigError(f"encode_backend={wanted.name} runs on the CPU, not device={device}; "
+                              "set device=cpu (or auto) or use encode_backend=torch")
+        device = "cpu"
     model: Any
     if name.startswith(OPENAI_PREFIX):
         model = OpenAIEmbeddingEncoder(name[len(OPENAI_PREFIX):])
     elif name.startswith(RRF_PREFIX):
-        model = load_rrf(name[len(RRF_PREFIX):], device=device)
+        model = load_rrf(name[len(RRF_PREFIX):], device=device, backend=backend)
     elif name in registry_names():
         spec = get_spec(name)
         model = LOADERS.get(spec.loader)(spec, device)
@@ -214,6 +232,14 @@ def load_model(
             f"unknown model {name!r}; known: {', '.join(registry_names())}, a local folder, an org/name hub id, "
             f"or openai:<model>.{hint}"
         )
+    if not wanted.is_torch and not name.startswith(RRF_PREFIX):  # (rrf: passed it to its dense model)
+        if isinstance(model, SentenceTransformerEncoder):
+            apply_backend(model, wanted.name)
+        elif suffixed is not None:
+            raise ConfigError(f"model={name}{SEPARATOR}{suffixed}: encode backends apply to sentence-transformers models only, "
+                              f"not {getattr(model, 'name', name)}; drop the {SEPARATOR}{suffixed} suffix")
+        else:
+            log.info("encode_backend=%s does not apply to %s; it runs as usual", wanted.name, getattr(model, "name", name))
     if precision != "float32":
         if not isinstance(model, SentenceTransformerEncoder):
             raise ConfigError(f"precision={precision} applies to sentence-transformers models only, not {model.name}")

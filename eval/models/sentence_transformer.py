@@ -98,6 +98,21 @@ class SentenceTransformerEncoder:
         self._tokenizer_digest: str | None = None
         self._devices: list[str] = []
         self._pool: Any = None
+        #: ``torch`` or an :data:`~domainteb.eval.models.backends.BACKENDS` name (see :meth:`mark_backend`)
+        self.encode_backend = "torch"
+        self._n_parameters: int | None = None
+
+    def mark_backend(self, backend: str, *, labels: Sequence[str], n_parameters: int, graph_sha256: str) -> None:
+        """Record that the transformer now runs on ``backend`` (see ``backends.apply_backend``): the
+        backend joins the name, revision, labels and cache identity, so its results and cached
+        embeddings never mix with torch's."""
+        self.encode_backend = backend
+        self.name = f"{self.name}+{backend}"
+        self.revision = f"{self.revision}+{backend}"
+        self.display_name = f"{self.display_name} ({backend})"
+        self.labels.extend(label for label in labels if label not in self.labels)
+        self._n_parameters = n_parameters
+        self._extra["onnx_sha256"] = graph_sha256
 
     def set_precision(self, precision: str) -> None:
         """Run the model in ``float16``/``bfloat16`` (GPU speed-up); outputs stay float32.
@@ -109,6 +124,9 @@ class SentenceTransformerEncoder:
         dtypes = {"float16": torch.float16, "bfloat16": torch.bfloat16}
         if precision == "float32":
             return
+        if self.encode_backend != "torch":
+            raise ConfigError(f"precision={precision} applies to encode_backend=torch only, not {self.encode_backend}; "
+                              "use precision=float32 (or encode_backend=onnx-int8 for a smaller model)")
         if precision not in dtypes:
             raise ConfigError(f"precision={precision!r} is not supported; use float32, float16 or bfloat16")
         self.model.to(dtypes[precision])
@@ -135,7 +153,7 @@ class SentenceTransformerEncoder:
         for volatile in ("transformers_version", "_name_or_path", "_commit_hash"):
             config_dict.pop(volatile, None)
         param = next(iter(st.parameters()), None)
-        return {
+        identity = {
             "modules": modules,
             "max_seq_length": self.max_seq_length,
             "transformer_config": json.loads(json.dumps(config_dict, sort_keys=True, default=str)),
@@ -143,6 +161,9 @@ class SentenceTransformerEncoder:
             "backend": str(getattr(st, "backend", "torch")),
             "dtype": str(param.dtype) if param is not None else None,
         }
+        if self.encode_backend != "torch":  # (torch identities stay as they were: existing caches stay valid)
+            identity["encode_backend"] = self.encode_backend
+        return identity
 
     def set_encode_devices(self, devices: Sequence[str]) -> None:
         """Encode with sentence-transformers' multi-process pool over ``devices`` (e.g.
@@ -219,7 +240,8 @@ class SentenceTransformerEncoder:
             "name": self.name,
             "display_name": self.display_name,
             "revision": self.revision,
-            "n_parameters": int(sum(p.numel() for p in self.model.parameters())),
+            "n_parameters": self._n_parameters if self._n_parameters is not None
+            else int(sum(p.numel() for p in self.model.parameters())),
             "embed_dim": self.embed_dim,
             "license": self.license,
             "labels": list(self.labels),
@@ -229,6 +251,7 @@ class SentenceTransformerEncoder:
             "source": self.source,
             #: digest of the sentence-transformers config that keys the embedding cache
             "config_hash": stable_hash(self.cache_identity())[:16],
+            **({"encode_backend": self.encode_backend} if self.encode_backend != "torch" else {}),
             **self._extra,
         }
 
