@@ -4,8 +4,9 @@ Every evaluator returns ``items``: a JSON-serialisable dict
 
     {"statistic": <name>, "ids": [...], <arrays aligned with ids>..., <constants>...}
 
-and :func:`resample_statistic` recomputes the main score on a resample ``index`` of item
-positions (the report draws ONE index and applies it to two models for a paired bootstrap).
+and :func:`resample_statistics` recomputes the main score on every row of an ``(R, m)`` index
+matrix of item positions at once (one resample per row; the report draws ONE index and applies it
+to two models for a paired bootstrap; :func:`resample_statistic` is the one-resample case).
 :func:`full_statistic` (index = all items) reproduces the main score.
 
 ========================  ====================================================  ===========================
@@ -40,89 +41,118 @@ import numpy as np
 
 from domainteb.core.registry import Registry
 
-Statistic = Callable[[dict[str, Any], np.ndarray], float]
+#: ``(items, index)`` → the statistic on every row of the ``(R, m)`` index matrix of item
+#: positions (one resample per row, repeats allowed), shape ``(R,)``; vectorised over rows
+#: with the kernels of :mod:`domainteb.eval.rowwise`.
+Statistic = Callable[[dict[str, Any], np.ndarray], np.ndarray]
 
 STATISTICS: Registry[Statistic] = Registry("item statistic")
 
+#: rows × positions handled at once by :func:`resample_statistics` (bounds the kernels' memory)
+ROW_CHUNK = 1_000_000
 
-def _col(items: dict[str, Any], name: str, index: np.ndarray) -> np.ndarray:
-    return np.asarray(items[name])[index]
 
-
-def _num(items: dict[str, Any], name: str, index: np.ndarray) -> np.ndarray:
+def _num(items: dict[str, Any], name: str) -> np.ndarray:
     """A numeric column (``None`` from JSON becomes NaN)."""
-    return np.array([np.nan if v is None else v for v in items[name]], dtype=np.float64)[index]
+    return np.array([np.nan if v is None else v for v in items[name]], dtype=np.float64)
+
+
+def _weights(items: dict[str, Any], index: np.ndarray) -> np.ndarray:
+    from domainteb.eval.rowwise import draw_counts
+
+    return draw_counts(index, n_items(items))
 
 
 @STATISTICS.register("mean")
-def _mean(items: dict[str, Any], index: np.ndarray) -> float:
-    return float(np.mean(_num(items, "values", index)))
+def _mean(items: dict[str, Any], index: np.ndarray) -> np.ndarray:
+    return _num(items, "values")[index].mean(axis=-1)
+
+
+def _correlation(items: dict[str, Any], index: np.ndarray, *, rank: bool) -> np.ndarray:
+    from domainteb.eval.rowwise import resampled_ranks, rowwise_correlation
+
+    gold, pred = _num(items, "gold"), _num(items, "pred")
+    if rank:
+        return rowwise_correlation(resampled_ranks(gold, index), resampled_ranks(pred, index))
+    return rowwise_correlation(gold[index], pred[index])
 
 
 @STATISTICS.register("spearman")
-def _spearman(items: dict[str, Any], index: np.ndarray) -> float:
-    from scipy.stats import spearmanr
-
-    return float(spearmanr(_num(items, "gold", index), _num(items, "pred", index))[0])
+def _spearman(items: dict[str, Any], index: np.ndarray) -> np.ndarray:
+    """``scipy.stats.spearmanr`` of gold and predictions on each resample."""
+    return _correlation(items, index, rank=True)
 
 
 @STATISTICS.register("pearson")
-def _pearson(items: dict[str, Any], index: np.ndarray) -> float:
-    from scipy.stats import pearsonr
-
-    return float(pearsonr(_num(items, "gold", index), _num(items, "pred", index))[0])
+def _pearson(items: dict[str, Any], index: np.ndarray) -> np.ndarray:
+    """``scipy.stats.pearsonr`` of gold and predictions on each resample."""
+    return _correlation(items, index, rank=False)
 
 
 @STATISTICS.register("pair")
-def _pair(items: dict[str, Any], index: np.ndarray) -> float:
-    from domainteb.eval.evaluators.pair_classification import threshold_metrics
+def _pair(items: dict[str, Any], index: np.ndarray) -> np.ndarray:
+    """The pair-classification metric of each resample, best score family."""
+    from domainteb.eval.rowwise import threshold_metrics_rows
 
-    labels = _col(items, "labels", index)
+    weights = _weights(items, index)
+    labels = np.asarray(items["labels"])
     metric = items.get("metric", "ap")
-    return max(
-        threshold_metrics(np.asarray(scores, dtype=np.float64)[index], labels)[metric]
-        for scores in items["scores"].values()
-    )
+    per_family = [threshold_metrics_rows(np.asarray(s, dtype=np.float64), labels, weights)[metric] for s in items["scores"].values()]
+    return np.max(np.stack(per_family), axis=0)
 
 
 @STATISTICS.register("classification")
-def _classification(items: dict[str, Any], index: np.ndarray) -> float:
-    from domainteb.eval.evaluators.classification import label_metrics
+def _classification(items: dict[str, Any], index: np.ndarray) -> np.ndarray:
+    """The label metric of each resample, averaged over the experiments' predictions."""
+    from domainteb.eval.rowwise import label_metrics_rows
 
-    gold = _col(items, "gold", index)
-    preds = np.asarray(items["preds"])[:, index]
-    if items["metric"] == "accuracy":  # the usual main score: vectorised over experiments
-        return float(np.mean(preds == np.asarray(gold)[None, :]))
-    return float(np.mean([label_metrics(gold, p)[items["metric"]] for p in preds]))
+    preds = np.asarray(items["preds"])
+    if items["metric"] == "accuracy":  # the usual main score
+        gold = np.asarray(items["gold"])
+        return np.mean(preds[:, index] == gold[index][None], axis=(0, 2))
+    weights = _weights(items, index)
+    return np.mean([label_metrics_rows(items["gold"], p.tolist(), weights)[items["metric"]] for p in preds], axis=0)
+
+
+#: bitext mining's metric names → :func:`domainteb.eval.rowwise.label_metrics_rows` (support-weighted, as mteb)
+BITEXT_METRICS = {"precision": "precision_weighted", "recall": "recall_weighted", "f1": "f1_weighted", "accuracy": "accuracy"}
 
 
 @STATISTICS.register("bitext")
-def _bitext(items: dict[str, Any], index: np.ndarray) -> float:
-    from domainteb.eval.evaluators.bitext_mining import bitext_metrics
+def _bitext(items: dict[str, Any], index: np.ndarray) -> np.ndarray:
+    from domainteb.eval.rowwise import label_metrics_rows
 
-    return bitext_metrics(_col(items, "gold", index), _col(items, "pred", index))[items["metric"]]
+    return label_metrics_rows(items["gold"], items["pred"], _weights(items, index))[BITEXT_METRICS[items["metric"]]]
 
 
 @STATISTICS.register("v_measure")
-def _v_measure(items: dict[str, Any], index: np.ndarray) -> float:
-    """(stats) V-measure of each k-means run's assignment on the resampled documents, averaged."""
-    from sklearn.metrics.cluster import v_measure_score
+def _v_measure(items: dict[str, Any], index: np.ndarray) -> np.ndarray:
+    """(stats) ``v_measure_score`` of each k-means run's assignment on the resampled documents, averaged."""
+    from domainteb.eval.rowwise import v_measure_rows
 
-    labels = _col(items, "labels", index)
-    return float(np.mean([v_measure_score(labels, np.asarray(run)[index]) for run in items["clusters"]]))
+    _, labels = np.unique(np.asarray(items["labels"], dtype=object).astype(str), return_inverse=True)
+    runs = [np.unique(np.asarray(run), return_inverse=True)[1] for run in items["clusters"]]
+    return np.mean([v_measure_rows(labels, run, index) for run in runs], axis=0)
 
 
 @STATISTICS.register("subset_mean")
-def _subset_mean(items: dict[str, Any], index: np.ndarray) -> float:
-    """(public) Mean over hf_subsets of each subset's statistic on the positions drawn in its range."""
-    values = []
+def _subset_mean(items: dict[str, Any], index: np.ndarray) -> np.ndarray:
+    """(public) Mean over hf_subsets of each subset's statistic on the positions drawn in its range;
+    a subset a resample did not draw from is left out of that resample's mean."""
+    rows = index.shape[0]
+    total, count = np.zeros(rows), np.zeros(rows)
     for sub in items["subsets"]:
         lo = int(sub["start"])
-        hi = lo + n_items(sub["items"])
-        local = index[(index >= lo) & (index < hi)] - lo
-        if local.size:  # a subset the resample did not draw from is left out of this draw's mean
-            values.append(resample_statistic(sub["items"], local))
-    return float(np.mean(values)) if values else float("nan")
+        inside = (index >= lo) & (index < lo + n_items(sub["items"]))
+        drawn = inside.sum(axis=1)
+        value = np.zeros(rows)
+        for size in np.unique(drawn[drawn > 0]):  # resamples that drew equally many of its items, in draw order
+            sel = np.flatnonzero(drawn == size)
+            value[sel] = resample_statistics(sub["items"], (index[sel][inside[sel]] - lo).reshape(sel.size, int(size)))
+        total = total + np.where(drawn > 0, value, 0.0)
+        count += drawn > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
 
 
 def combine_subsets(per_subset: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -140,9 +170,21 @@ def n_items(items: dict[str, Any]) -> int:
     return len(items["ids"])
 
 
+def resample_statistics(items: dict[str, Any], index: np.ndarray) -> np.ndarray:
+    """The main score recomputed on every row of an ``(R, m)`` index matrix of item positions."""
+    index = np.asarray(index, dtype=np.int64)
+    if index.ndim != 2:
+        raise ValueError(f"resample_statistics needs an (R, m) index matrix, got shape {index.shape}")
+    statistic = STATISTICS.get(items["statistic"])
+    step = max(1, ROW_CHUNK // max(index.shape[1], 1))
+    if index.shape[0] <= step:
+        return np.asarray(statistic(items, index), dtype=np.float64)
+    return np.concatenate([np.asarray(statistic(items, index[k : k + step]), dtype=np.float64) for k in range(0, index.shape[0], step)])
+
+
 def resample_statistic(items: dict[str, Any], index: np.ndarray) -> float:
     """The main score recomputed on the items at positions ``index`` (repeats allowed)."""
-    return STATISTICS.get(items["statistic"])(items, np.asarray(index, dtype=np.int64))
+    return float(resample_statistics(items, np.asarray(index, dtype=np.int64)[None, :])[0])
 
 
 def full_statistic(items: dict[str, Any]) -> float:

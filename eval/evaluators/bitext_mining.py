@@ -29,28 +29,15 @@ from domainteb.eval.search import top_k
 
 def bitext_metrics(gold: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """Support-weighted precision/recall/F1 and accuracy, as scikit-learn's ``average="weighted"``
-    with ``zero_division=0`` computes them (mteb's definition), in vectorised numpy: the
-    bootstrap recomputes this thousands of times."""
-    gold = np.asarray(gold)
-    pred = np.asarray(pred)
-    labels, inverse = np.unique(np.concatenate([gold, pred]), return_inverse=True)
-    g, p = inverse[: len(gold)], inverse[len(gold):]
-    n = len(labels)
-    support = np.bincount(g, minlength=n).astype(np.float64)
-    predicted = np.bincount(p, minlength=n).astype(np.float64)
-    true_pos = np.bincount(g[g == p], minlength=n).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(predicted > 0, true_pos / predicted, 0.0)
-        recall = np.where(support > 0, true_pos / support, 0.0)
-        denom = support + predicted
-        f1 = np.where(denom > 0, 2 * true_pos / denom, 0.0)
-    weights = support / support.sum() if support.sum() else support
-    return {
-        "precision": float(precision @ weights),
-        "recall": float(recall @ weights),
-        "f1": float(f1 @ weights),
-        "accuracy": float(np.mean(gold == pred)) if len(gold) else 0.0,
-    }
+    with ``zero_division=0`` computes them (mteb's definition): the one-row case of the
+    report's vectorised :func:`domainteb.eval.rowwise.label_metrics_rows`."""
+    from domainteb.eval.items import BITEXT_METRICS
+    from domainteb.eval.rowwise import label_metrics_rows
+
+    if len(gold) == 0:
+        return {name: 0.0 for name in BITEXT_METRICS}
+    rows = label_metrics_rows(np.asarray(gold).tolist(), np.asarray(pred).tolist(), np.ones((1, len(gold))))
+    return {name: float(rows[key][0]) for name, key in BITEXT_METRICS.items()}
 
 
 @register(TaskType.BITEXT_MINING)

@@ -32,46 +32,14 @@ METRICS = ("accuracy", "f1", "precision", "recall", "ap")
 
 
 def threshold_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Best-threshold accuracy/F1 (+ its precision, recall) and average precision.
-
-    ``scores`` must grow with similarity. Only cuts between different scores count.
-    """
-    from sklearn.metrics import average_precision_score
+    """Best-threshold accuracy/F1 (+ its precision, recall) and average precision (scikit-learn's,
+    ties grouped). ``scores`` must grow with similarity. Only cuts between different scores count.
+    The one-row case of the report's vectorised :func:`domainteb.eval.rowwise.threshold_metrics_rows`."""
+    from domainteb.eval.rowwise import threshold_metrics_rows
 
     scores = np.asarray(scores, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.int64)
-    n = len(labels)
-    order = np.argsort(-scores, kind="stable")
-    s, lab = scores[order], labels[order]
-    pos_cum = np.cumsum(lab == 1)[:-1]
-    neg_cum = np.cumsum(lab != 1)[:-1]
-    valid = s[:-1] != s[1:]
-    acc = (pos_cum + (np.sum(labels == 0) - neg_cum)) / n
-    best_acc = float(max(0.0, acc[valid].max())) if valid.any() else 0.0
-    f1 = precision = recall = 0.0
-    total_pos = int(np.sum(labels == 1))
-    ok = valid & (pos_cum > 0)
-    if ok.any() and total_pos:
-        rank = np.arange(1, n)
-        p = pos_cum / rank
-        r = pos_cum / total_pos
-        f = np.where(ok, 2 * p * r / np.where(ok, p + r, 1.0), -1.0)
-        i = int(np.argmax(f))
-        if f[i] > 0:
-            f1, precision, recall = float(f[i]), float(p[i]), float(r[i])
-    ap = average_precision(s, lab) if total_pos else float(average_precision_score(labels, scores))
-    return {"accuracy": best_acc, "f1": f1, "precision": precision, "recall": recall, "ap": ap}
-
-
-def average_precision(sorted_scores: np.ndarray, sorted_labels: np.ndarray) -> float:
-    """scikit-learn's ``average_precision_score`` for scores sorted descending (ties grouped),
-    vectorised: the bootstrap recomputes it thousands of times."""
-    n = len(sorted_scores)
-    last_of_tie = np.r_[np.flatnonzero(sorted_scores[:-1] != sorted_scores[1:]), n - 1]
-    tps = np.cumsum(sorted_labels == 1)[last_of_tie].astype(np.float64)
-    precision = tps / (last_of_tie + 1)
-    recall = tps / tps[-1]
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    rows = threshold_metrics_rows(scores, np.asarray(labels, dtype=np.int64), np.ones((1, len(scores))))
+    return {name: float(value[0]) for name, value in rows.items()}
 
 
 @register(TaskType.PAIR_CLASSIFICATION)

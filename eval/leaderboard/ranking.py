@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from domainteb.eval.report.bootstrap import _take, paired_bootstrap, percentile_ci, validate_items, vector_statistic
+from domainteb.eval.report.bootstrap import _take, paired_bootstrap, percentile_ci, validate_items
 from domainteb.eval.report.collect import ScoreRecord
 
 
@@ -58,7 +58,7 @@ def _common_items(items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
 
 def _task_replicates(items: list[dict[str, Any]], n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """(models, n_boot) scores on shared resamples of one task's items."""
-    from domainteb.eval.items import resample_statistic
+    from domainteb.eval.items import resample_statistics
 
     n = len(items[0]["ids"])
     out = np.empty((len(items), n_boot))
@@ -67,8 +67,7 @@ def _task_replicates(items: list[dict[str, Any]], n_boot: int, rng: np.random.Ge
         stop = min(n_boot, start + chunk)
         index = rng.integers(0, n, size=(stop - start, n))
         for k, it in enumerate(items):
-            fast = vector_statistic(it, index)
-            out[k, start:stop] = fast if fast is not None else [resample_statistic(it, idx) for idx in index]
+            out[k, start:stop] = resample_statistics(it, index)
     return out
 
 

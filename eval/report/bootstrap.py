@@ -3,8 +3,9 @@
 Both models' per-item data (``{"statistic": ..., "ids": [...], <arrays>}``, written by the
 evaluators) are aligned by item id, then resampled with the SAME indices: the i-th bootstrap
 replicate of the difference is ``stat(A[idx_i]) - stat(B[idx_i])``. Statistics are recomputed by
-:mod:`domainteb.eval.items` (``resample_statistic``/``full_statistic``); ``"mean"`` items (e.g.
-per-query nDCG) take a vectorised fast path that computes the same mean. An average over several tasks resamples each task
+:mod:`domainteb.eval.items` (``resample_statistics``, vectorised over a whole index matrix of
+resamples; ``full_statistic``); ``"mean"`` items (e.g. per-query nDCG) resample the per-item
+differences directly (the same mean). An average over several tasks resamples each task
 independently and averages the per-task replicate differences.
 """
 
@@ -137,72 +138,11 @@ def paired_bootstrap(
 INDEX_CHUNK = 4_000_000
 
 
-def _column(items: dict[str, Any], name: str) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in items[name]], dtype=np.float64)
-
-
-def rowwise_correlation(x: np.ndarray, y: np.ndarray, *, rank: bool) -> np.ndarray:
-    """Pearson (or, with ``rank``, Spearman: Pearson of average ranks, as ``scipy.stats.spearmanr``)
-    of each row pair; NaN where a row is constant (undefined, like scipy)."""
-    from scipy.stats import rankdata
-
-    if rank:
-        bad = np.isnan(x).any(axis=-1) | np.isnan(y).any(axis=-1)
-        x, y = rankdata(x, axis=-1), rankdata(y, axis=-1)
-        x[bad], y[bad] = np.nan, np.nan
-    const = (x.max(axis=-1) == x.min(axis=-1)) | (y.max(axis=-1) == y.min(axis=-1))
-    xc = x - x.mean(axis=-1, keepdims=True)
-    yc = y - y.mean(axis=-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (xc * yc).sum(axis=-1) / np.sqrt((xc * xc).sum(axis=-1) * (yc * yc).sum(axis=-1))
-    return np.where(const, np.nan, np.clip(r, -1.0, 1.0))
-
-
-#: statistics :func:`vector_statistic` computes for a whole index matrix at once
-VECTORISED = ("mean", "spearman", "pearson", "v_measure")
-
-
-def vector_statistic(items: dict[str, Any], index: np.ndarray) -> np.ndarray | None:
-    """The statistic on every row of an ``(n_boot, n)`` index matrix at once, for the statistics
-    that vectorise (mean, Spearman, Pearson); None for the others (recomputed one by one)."""
-    stat = items.get("statistic")
-    if stat == "mean" and isinstance(items.get("values"), list):
-        return _column(items, "values")[index].mean(axis=-1)
-    if stat in ("spearman", "pearson") and isinstance(items.get("gold"), list) and isinstance(items.get("pred"), list):
-        return rowwise_correlation(_column(items, "gold")[index], _column(items, "pred")[index], rank=stat == "spearman")
-    if stat == "v_measure" and isinstance(items.get("labels"), list) and isinstance(items.get("clusters"), list):
-        return np.mean([v_measure_rows(items["labels"], run, index) for run in items["clusters"]], axis=0)
-    return None
-
-
-def _entropy_rows(counts: np.ndarray, total: int) -> np.ndarray:
-    """Natural-log entropy of each row of counts (as sklearn's ``entropy``)."""
-    p = counts / total
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return -np.where(counts > 0, p * np.log(p), 0.0).sum(axis=-1)
-
-
-def v_measure_rows(labels: list[Any], clusters: list[Any], index: np.ndarray) -> np.ndarray:
-    """``sklearn.metrics.v_measure_score(labels[idx], clusters[idx])`` for every row ``idx`` of
-    ``index`` at once, from the resamples' contingency tables."""
-    _, lab = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True)
-    _, clu = np.unique(np.asarray(clusters), return_inverse=True)
-    n_l, n_k = int(lab.max()) + 1, int(clu.max()) + 1
-    rows, n = index.shape
-    codes = (lab * n_k + clu)[index] + (np.arange(rows) * n_l * n_k)[:, None]
-    joint = np.bincount(codes.ravel(), minlength=rows * n_l * n_k).reshape(rows, n_l, n_k).astype(np.float64)
-    h_c = _entropy_rows(joint.sum(axis=2), n)
-    h_k = _entropy_rows(joint.sum(axis=1), n)
-    h_ck = _entropy_rows(joint.reshape(rows, -1), n)  # joint entropy H(C, K)
-    homogeneity = np.where(h_c == 0, 1.0, 1.0 - (h_ck - h_k) / np.where(h_c == 0, 1.0, h_c))
-    completeness = np.where(h_k == 0, 1.0, 1.0 - (h_ck - h_c) / np.where(h_k == 0, 1.0, h_k))
-    total = homogeneity + completeness
-    return np.where(total == 0, 0.0, 2.0 * homogeneity * completeness / np.where(total == 0, 1.0, total))
-
-
 def replicate_diffs(a: dict[str, Any], b: dict[str, Any], n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """``n_boot`` paired replicates ``stat(A[idx]) − stat(B[idx])`` of ALIGNED items, drawn in
     chunks so that the index matrix stays small."""
+    from domainteb.eval.items import resample_statistics
+
     n = len(a["ids"])
     va, vb = _mean_values(a), _mean_values(b)
     chunk = max(1, INDEX_CHUNK // max(n, 1))
@@ -211,14 +151,8 @@ def replicate_diffs(a: dict[str, Any], b: dict[str, Any], n_boot: int, rng: np.r
         index = draw_indices(n, min(chunk, n_boot - start), rng)
         if va is not None and vb is not None:
             out.append((va - vb)[index].mean(axis=1))
-            continue
-        fa, fb = vector_statistic(a, index), vector_statistic(b, index)
-        if fa is not None and fb is not None:
-            out.append(fa - fb)
         else:
-            from domainteb.eval.items import resample_statistic as resample
-
-            out.append(np.array([resample(a, idx) - resample(b, idx) for idx in index], dtype=np.float64))
+            out.append(resample_statistics(a, index) - resample_statistics(b, index))
     return np.concatenate(out) if out else np.zeros(0)
 
 

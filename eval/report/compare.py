@@ -346,12 +346,13 @@ def _model_summaries(results: ResultSet, models: list[str], domain: str | None) 
 
 #: the automatic replicate count starts here and doubles until every CI bound is precise enough.
 AUTO_START = 2000
-#: the most replicates for a comparison whose statistic is vectorised (cost ∝ replicates × items,
-#: and the replicates needed fall as 1/items, so this stays cheap), and for the others
+#: the most replicates for a comparison whose statistic costs about one pass over the items per
+#: resample (cost ∝ replicates × items, and the replicates needed fall as 1/items, so this stays
+#: cheap), and for the others (every statistic is vectorised over resamples, but these cost a
+#: few passes: a contingency table per k-means run, a threshold sweep per score family, per-class counts)
 AUTO_MAX = 1_024_000
 AUTO_MAX_GENERIC = 16_000
-#: the statistics whose resamples cost about one pass over the items (V-measure builds a contingency
-#: table per k-means run and resample, so it gets the generic cap)
+#: the statistics that get :data:`AUTO_MAX`
 CHEAP = ("mean", "spearman", "pearson")
 
 
@@ -371,7 +372,7 @@ def compare(
     """All comparisons of ``adapted`` against each baseline (default: every other model).
 
     ``n_boot="auto"`` starts at :data:`AUTO_START` replicates and doubles (up to :data:`AUTO_MAX`,
-    or :data:`AUTO_MAX_GENERIC` for statistics recomputed one resample at a time) until the
+    or :data:`AUTO_MAX_GENERIC` for statistics other than :data:`CHEAP`) until the
     Monte-Carlo half-width of every reported CI bound is at most ``ci_bound_target`` (0.05 points
     by default, so two runs with different seeds agree to about 0.1 points); a missed target is
     reported (``ci_bound_precision``) and logged.

@@ -7,7 +7,8 @@
 * the hierarchical bootstrap of an average over tasks (resample tasks, then items within each
   drawn task), next to the stratified one of :func:`.bootstrap.average_diff` (task set fixed);
 * the paired randomization (permutation) test per task (``scipy.stats.permutation_test`` with
-  ``permutation_type="samples"``: each item's two scores are swapped at random) and for an average
+  ``permutation_type="samples"``: each item's two outputs are swapped at random; every statistic
+  is recomputed for a whole batch of permutations at once) and for an average
   over tasks (independent swaps in every task, averaged);
 * the Monte-Carlo precision of a percentile CI bound (an order-statistic interval from the
   binomial distribution), used to pick the number of bootstrap replicates.
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from domainteb.core.errors import DomainTebError
 from domainteb.eval.report.bootstrap import PairedDiff, align, percentile_ci
 
 #: the multiple-comparison correction the report applies (named in the report).
@@ -155,83 +157,92 @@ def _mean_values(items: dict[str, Any]) -> np.ndarray | None:
     return np.array([np.nan if v is None else v for v in items["values"]], dtype=np.float64)
 
 
-def _swap(va: Any, vb: Any, swap: np.ndarray, n: int) -> tuple[Any, Any]:
-    """Exchange per-item data of A and B at the positions where ``swap`` is True (lists as long
-    as the ids, such lists inside mappings, and the columns of per-item row lists)."""
+def _side_by_side(va: Any, vb: Any, n: int, own: Any) -> Any:
+    """Per-item data of A followed by B's (lists as long as the ids, such lists inside mappings,
+    and the rows of per-item row lists, e.g. k-means runs); other values are ``own``'s (the side's constants)."""
     if isinstance(va, dict) and isinstance(vb, dict):
-        out_a, out_b = dict(va), dict(vb)
-        for key in va.keys() & vb.keys():
-            out_a[key], out_b[key] = _swap(va[key], vb[key], swap, n)
-        return out_a, out_b
+        return {k: _side_by_side(va[k], vb[k], n, own[k]) if k in va and k in vb else own[k] for k in own}
     if isinstance(va, list) and isinstance(vb, list):
         if va and len(va) == len(vb) and all(isinstance(r, list) and len(r) == n for r in va + vb):
-            pairs = [_swap(ra, rb, swap, n) for ra, rb in zip(va, vb)]
-            return [p[0] for p in pairs], [p[1] for p in pairs]
+            return [ra + rb for ra, rb in zip(va, vb)]
         if len(va) == n == len(vb):
-            return [b if s else a for a, b, s in zip(va, vb, swap)], [a if s else b for a, b, s in zip(va, vb, swap)]
-    return va, vb
+            return va + vb
+    return own
 
 
-def _swapped_difference(a: dict[str, Any], b: dict[str, Any], swap: np.ndarray) -> float:
-    from domainteb.eval.items import full_statistic
+def stack_pair(a: dict[str, Any], b: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], np.ndarray]:
+    """A's and B's ALIGNED per-item data in one ``2n``-item layout, once with A's constants and once
+    with B's, and ``place``: where item ``i`` of A (mark ``i``) and of B (mark ``n + i``) sit in it.
+    A permutation's swapped A is then the statistic of the first on ``place[marks]`` (mark ``n + i``
+    where item ``i`` is swapped), the swapped B that of the second on the complementary marks.
 
-    sa, sb = _swap(a, b, swap, len(a["ids"]))
-    return float(full_statistic(sa) - full_statistic(sb))
+    ``subset_mean`` items keep each subset's items contiguous (A's then B's, at twice its start)."""
+    n = len(a["ids"])
+    if a["statistic"] != "subset_mean":
+        return _side_by_side(a, b, n, a), _side_by_side(a, b, n, b), np.arange(2 * n)
+    subs_a, subs_b = a["subsets"], b["subsets"]
+    layout = [(s["name"], int(s["start"]), len(s["items"]["ids"])) for s in subs_a]
+    if layout != [(s["name"], int(s["start"]), len(s["items"]["ids"])) for s in subs_b]:
+        raise DomainTebError("the two models' results have different hf_subsets; were they run on the same task version?")
+    place = np.empty(2 * n, dtype=np.int64)
+    out_a, out_b = [], []
+    for (name, start, m), sa, sb in zip(layout, subs_a, subs_b):
+        stacked_a, stacked_b, inner = stack_pair(sa["items"], sb["items"])
+        place[start : start + m] = 2 * start + inner[:m]
+        place[n + start : n + start + m] = 2 * start + inner[m:]
+        out_a.append({**sa, "start": 2 * start, "items": stacked_a})
+        out_b.append({**sb, "start": 2 * start, "items": stacked_b})
+    rest = {k: v for k, v in a.items() if k != "subsets"}, {k: v for k, v in b.items() if k != "subsets"}
+    return ({**_side_by_side(*rest, n, rest[0]), "subsets": out_a},
+            {**_side_by_side(*rest, n, rest[1]), "subsets": out_b}, place)
+
+
+def _many_draws(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether the test takes ``n_resamples`` draws (the correlations against one gold) rather than ``n_generic``."""
+    return a["statistic"] == b["statistic"] in ("spearman", "pearson") and a.get("gold") == b.get("gold")
 
 
 def paired_permutation(
     a: dict[str, Any], b: dict[str, Any], *, n_resamples: int = 9999, rng: np.random.Generator | int = 0, n_generic: int = 999
 ) -> PermutationResult:
     """Paired randomization test of ``stat(A) − stat(B) = 0``: under the null the two models'
-    outputs on an item are exchangeable, so each item's pair is swapped with probability ½.
-    ``"mean"`` items use ``scipy.stats.permutation_test`` vectorised on the per-item values;
-    other statistics swap the per-item data and recompute the statistic (``n_generic`` draws)."""
+    outputs on an item are exchangeable, so each item's pair is swapped with probability ½
+    (``scipy.stats.permutation_test``, ``permutation_type="samples"``, vectorised). ``"mean"``
+    items permute the per-item values; the other statistics permute the marks of A's and B's
+    items (:func:`stack_pair`) and recompute the statistic on every permutation at once
+    (:func:`domainteb.eval.items.resample_statistics`): ``n_resamples`` draws for correlations
+    against one gold, ``n_generic`` for the rest."""
     from scipy.stats import permutation_test
+
+    from domainteb.eval.items import resample_statistics
 
     a, b, _ = align(a, b)
     n = len(a["ids"])
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     va, vb = _mean_values(a), _mean_values(b)
     if va is not None and vb is not None:
-        res = permutation_test(
-            (va, vb), lambda x, y, axis: np.mean(x - y, axis=axis), permutation_type="samples",
-            vectorized=True, n_resamples=n_resamples, batch=max(1, min(n_resamples, 2_000_000 // max(n, 1))),
-            alternative="two-sided", rng=gen,
-        )
-        null = np.asarray(res.null_distribution, dtype=np.float64)
-        return PermutationResult(observed=float(res.statistic), pvalue=float(res.pvalue), null=null, n_items=n,
-                                 exact=null.size < n_resamples)
-    if a["statistic"] == b["statistic"] in ("spearman", "pearson") and a.get("gold") == b.get("gold"):
-        from domainteb.eval.report.bootstrap import rowwise_correlation
+        data: tuple[np.ndarray, np.ndarray] = (va, vb)
+        draws = n_resamples
 
-        gold = np.array([np.nan if v is None else v for v in a["gold"]], dtype=np.float64)
-        rank = a["statistic"] == "spearman"
-        pa = np.array([np.nan if v is None else v for v in a["pred"]], dtype=np.float64)
-        pb = np.array([np.nan if v is None else v for v in b["pred"]], dtype=np.float64)
+        def statistic(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
+            return np.mean(x - y, axis=axis)
+    else:
+        stacked_a, stacked_b, place = stack_pair(a, b)
+        data = (np.arange(n), np.arange(n) + n)
+        draws = n_resamples if _many_draws(a, b) else n_generic
 
-        def correlation_gap(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
-            g = np.broadcast_to(gold, x.shape)
-            return rowwise_correlation(g, x, rank=rank) - rowwise_correlation(g, y, rank=rank)
-
-        res = permutation_test(
-            (pa, pb), correlation_gap, permutation_type="samples", vectorized=True, n_resamples=n_resamples,
-            batch=max(1, min(n_resamples, 2_000_000 // max(n, 1))), alternative="two-sided", rng=gen,
-        )
-        null = np.asarray(res.null_distribution, dtype=np.float64)
-        return PermutationResult(observed=float(res.statistic), pvalue=float(res.pvalue), null=null, n_items=n,
-                                 exact=null.size < n_resamples)
-    marks_a, marks_b = np.arange(n), np.arange(n) + n
-
-    def statistic(x: np.ndarray, y: np.ndarray) -> float:
-        return _swapped_difference(a, b, np.asarray(x) >= n)
+        def statistic(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
+            rows_x, rows_y = np.atleast_2d(x), np.atleast_2d(y)
+            gap = resample_statistics(stacked_a, place[rows_x]) - resample_statistics(stacked_b, place[rows_y])
+            return gap if x.ndim > 1 else gap[0]
 
     res = permutation_test(
-        (marks_a, marks_b), statistic, permutation_type="samples", vectorized=False, n_resamples=n_generic,
-        alternative="two-sided", rng=gen,
+        data, statistic, permutation_type="samples", vectorized=True, n_resamples=draws,
+        batch=max(1, min(draws, 2_000_000 // max(n, 1))), alternative="two-sided", rng=gen,
     )
     null = np.asarray(res.null_distribution, dtype=np.float64)
     return PermutationResult(observed=float(res.statistic), pvalue=float(res.pvalue), null=null, n_items=n,
-                             exact=null.size < n_generic)
+                             exact=null.size < draws)
 
 
 def average_permutation(parts: Sequence[PermutationResult], rng: np.random.Generator, n_resamples: int = 9999) -> float:

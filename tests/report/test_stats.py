@@ -69,7 +69,7 @@ def test_permutation_on_other_statistics_swaps_the_per_item_data() -> None:
     assert res.null.size == 199 and res.pvalue == pytest.approx(1 / 200 * 2)  # nothing in the null is as extreme
     same = paired_permutation(good, good, rng=1, n_resamples=99)
     assert same.observed == 0.0 and same.pvalue == 1.0
-    # classification items (per-experiment prediction rows) take the generic path: swapped rows, recomputed statistic
+    # classification items (per-experiment prediction rows): swapped rows, recomputed statistic
     gold = rng.integers(0, 3, 60).tolist()
     right = {"statistic": "classification", "ids": list(range(60)), "gold": gold, "metric": "accuracy",
              "preds": [list(gold), [g if i % 5 else (g + 1) % 3 for i, g in enumerate(gold)]]}
@@ -185,7 +185,7 @@ def test_vectorised_correlations_equal_scipy() -> None:
 
     from scipy.stats import pearsonr, spearmanr
 
-    from domainteb.eval.report.bootstrap import vector_statistic
+    from domainteb.eval.items import resample_statistics as vector_statistic
 
     rng = np.random.default_rng(3)
     items = {"statistic": "spearman", "ids": list(range(30)), "gold": rng.integers(0, 5, 30).astype(float).tolist(),
@@ -211,7 +211,7 @@ def test_clustering_items_resample_documents() -> None:
     from sklearn.metrics.cluster import v_measure_score
 
     from domainteb.eval.items import full_statistic
-    from domainteb.eval.report.bootstrap import vector_statistic
+    from domainteb.eval.items import resample_statistics as vector_statistic
 
     rng = np.random.default_rng(0)
     labels = [f"c{i % 4}" for i in range(120)]
