@@ -17,7 +17,6 @@ graph's sha256 and size, checked on every load, so a damaged or truncated file i
 from __future__ import annotations
 
 import functools
-import importlib.metadata as md
 import inspect
 import logging
 import os
@@ -32,6 +31,7 @@ from typing import Any, Literal
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from domainteb.core.assets import installed_version
 from domainteb.core.errors import ConfigError, DomainTebError, ModelLoadError
 from domainteb.core.io import atomic_write_json, read_json, sha256_file, stable_hash
 from domainteb.core.paths import slug
@@ -89,13 +89,6 @@ def onnx_dir() -> Path:
     return path
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return md.version(dist)
-    except md.PackageNotFoundError:
-        return None
-
-
 def _hf_config(transformer: Any) -> dict[str, Any]:
     config = transformer.auto_model.config.to_dict()
     for volatile in ("transformers_version", "_name_or_path", "_commit_hash"):
@@ -119,8 +112,8 @@ def export_key(transformer: Any, *, revision: str, quantize: str) -> str:
     return stable_hash({
         "revision": revision, "config": _hf_config(transformer), "inputs": list(input_names(transformer)),
         "quantize": quantize, "exporter": EXPORTER_VERSION, "opset": OPSET,
-        "torch": _version("torch"), "transformers": _version("transformers"),
-        "onnxruntime": _version("onnxruntime") if quantize != "none" else None,
+        "torch": installed_version("torch"), "transformers": installed_version("transformers"),
+        "onnxruntime": installed_version("onnxruntime") if quantize != "none" else None,
         "quantizer": QUANTIZER_VERSION if quantize != "none" else None,
     })
 

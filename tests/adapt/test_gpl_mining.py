@@ -12,17 +12,7 @@ import pytest
 from domainteb.adapt.gpl import load_gpl_config
 from domainteb.core.errors import ConfigError
 
-from test_gpl import TINY, _tiny_run_dir  # noqa: E402  (sibling test module: the tiny medical run folder)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():  # type: ignore[no-untyped-def]
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from test_gpl import TINY, _one_thread, _tiny_run_dir  # noqa: E402,F401  (sibling test module: the tiny medical run folder; _one_thread is an autouse fixture)
 
 
 @pytest.fixture(scope="module")
