@@ -10,19 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from domainteb.core.plotting import SizePoint, size_scatter
+from domainteb.core.plotting import pyplot as _pyplot
+
 log = logging.getLogger(__name__)
 
 #: how many models the task-type profile shows (by Borda rank)
 TOP_MODELS = 5
-
-
-def _pyplot():  # type: ignore[no-untyped-def]
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _svg(fig: Any) -> bytes:
@@ -45,19 +39,11 @@ def plot_score_vs_params(board: Any) -> bytes | None:
     points = [(m, n, s) for m, n, s in points if n and s is not None]
     if not points:
         return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for m, n, s in points:
-        adapted = m.kind == "adapted"
-        ax.scatter([n], [100 * s], s=80 if adapted else 40, marker="*" if adapted else "o",
-                   color="#d62728" if adapted else "#1f77b4", zorder=3)
-        partial = board.counts.get(m.key, {}).get("all", 0) < len(board.tasks)
-        ax.annotate(m.key + (" *" if partial else ""), (n, 100 * s), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    ax.set_xscale("log")
-    ax.set_xlabel("total parameters (log scale)")
-    ax.set_ylabel("Mean(Task) ×100")
-    ax.set_title(f"{board.domain}: score vs model size (★ adapted, * fewer tasks)")
-    ax.grid(alpha=0.3, which="both")
+    marks = [SizePoint(m.key + (" *" if board.counts.get(m.key, {}).get("all", 0) < len(board.tasks) else ""),
+                       n, 100 * s, adapted=m.kind == "adapted") for m, n, s in points]
+    fig = size_scatter(marks, xlabel="total parameters (log scale)", ylabel="Mean(Task) ×100",
+                       title=f"{board.domain}: score vs model size (★ adapted, * fewer tasks)",
+                       figsize=(7, 4.2), star_size=80)
     return _svg(fig)
 
 

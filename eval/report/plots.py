@@ -10,18 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from domainteb.core.io import atomic_write_bytes
+from domainteb.core.plotting import SizePoint, size_scatter
+from domainteb.core.plotting import pyplot as _pyplot
 from domainteb.eval.report.compare import ReportData
 
 log = logging.getLogger(__name__)
-
-
-def _pyplot():  # type: ignore[no-untyped-def]
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _save(fig, path: Path) -> Path:  # type: ignore[no-untyped-def]
@@ -71,22 +64,11 @@ def _mean_score(scores: dict[str, float]) -> float | None:
 
 def plot_size(report: ReportData, path: Path) -> Path | None:
     """Mean main score (×100) vs number of parameters (log scale), one point per model."""
-    points = [(m, m.n_parameters, _mean_score(m.domain_scores)) for m in report.models]
-    points = [(m, n, s) for m, n, s in points if n and s is not None]
+    points = [SizePoint(m.model, m.n_parameters, 100 * score, adapted=m.model == report.adapted)
+              for m in report.models if m.n_parameters and (score := _mean_score(m.domain_scores)) is not None]
     if not points:
         return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for model, n, score in points:
-        adapted = model.model == report.adapted
-        ax.scatter([n], [100 * score], s=70 if adapted else 40, marker="*" if adapted else "o",
-                   color="#d62728" if adapted else "#1f77b4", zorder=3)
-        ax.annotate(model.model, (n, 100 * score), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    ax.set_xscale("log")
-    ax.set_xlabel("parameters")
-    ax.set_ylabel("mean main score ×100")
-    ax.set_title("score vs model size")
-    ax.grid(alpha=0.3)
+    fig = size_scatter(points, xlabel="parameters", ylabel="mean main score ×100", title="score vs model size")
     return _save(fig, path)
 
 
