@@ -148,7 +148,9 @@ class BM25Retriever:
     """BM25 (bm25s) over a passage pool."""
 
     def __init__(self, texts: list[str]) -> None:
-        import bm25s
+        from domainteb.eval.models.lexical import import_bm25s
+
+        bm25s = import_bm25s()
 
         self._bm25s = bm25s
         self.n = len(texts)

@@ -34,6 +34,15 @@ from domainteb.core.io import cache_root, stable_hash
 
 log = logging.getLogger(__name__)
 
+
+def import_bm25s() -> Any:
+    """The ``bm25s`` module, its logger handed back to the application's level (bm25s sets its
+    own logger to DEBUG on import, which printed index-building chatter on stderr)."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.NOTSET)
+    return bm25s
+
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
@@ -98,7 +107,7 @@ class LexicalModel:
     def index_for(self, corpus: dict[str, dict[str, str]]) -> tuple[Any, list[str]]:
         """The BM25 index of ``corpus``: built once per corpus content, kept in memory for the
         last corpus and on disk under ``cache_root()/bm25/`` (published atomically)."""
-        import bm25s
+        bm25s = import_bm25s()
 
         doc_ids = list(corpus)
         texts = [f"{d.get('title') or ''} {d.get('text') or ''}".strip() for d in corpus.values()]
