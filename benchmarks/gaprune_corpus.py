@@ -144,6 +144,18 @@ def fmt_row(label: str, s: Scored, ref: Scored, args: argparse.Namespace, extra:
             f"| {100 * v['ratio']:.1f} % [{100 * v['ratio_lo']:.1f}, {100 * v['ratio_hi']:.1f}] |{extra}")
 
 
+def stage_settings(sparsity: float) -> Any:
+    """GAPrune settings as ``domainteb adapt adapt=gaprune`` uses them: conf/adapt/gaprune.yaml's
+    alpha, beta, gamma, alignment and sign handling (not PruneSettings' own paper defaults)."""
+    import yaml
+
+    from domainteb.adapt.gaprune.prune import PruneSettings
+
+    conf = yaml.safe_load((Path(__file__).resolve().parents[1] / "conf" / "adapt" / "gaprune.yaml").read_text(encoding="utf-8"))
+    keys = ("alpha", "beta", "gamma", "alignment", "sign_aware")
+    return PruneSettings(criterion="gaprune", sparsity=sparsity, **{k: conf[k] for k in keys if k in conf})
+
+
 def score_rows(args: argparse.Namespace, dense: Any, task: Any, stats: Any, targets: Any,
                rows: list[tuple[str, dict[str, Any], str]]) -> int:
     """``--rows``: score the named rows in order, printing each and dumping its per-query values."""
@@ -357,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     # 2. comparison with retraining ------------------------------------------------------------
     retrain_set = corpus_pool
     steps = args.retrain_steps
-    chosen = PruneSettings(criterion="gaprune", sparsity=sp)  # the stage's defaults after the fix
+    chosen = stage_settings(sp)  # conf/adapt/gaprune.yaml's α, β, γ, alignment, sign handling
     chosen.beta = chosen.beta if args.beta is None else args.beta
     chosen.alpha = chosen.alpha if args.alpha is None else args.alpha
     same_as = {1.0: "corpus pairs, β=1, sign-aware", 0.0: "corpus pairs, β=0, sign-aware"}.get(chosen.beta) \
