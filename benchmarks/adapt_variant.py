@@ -8,7 +8,8 @@ one question per run, cheaply: does *this* recipe setting beat the base on real 
 * weight-space interpolation with the base (WiSE-FT, Wortsman et al. 2022): for each ``--alphas``
   value a, weights a·adapted + (1 − a)·base, saved next to the run (a = 1 is the adapted model);
 * ``--rerank-depth K``: the teacher's ceiling, BM25 top-K reranked by the cross-encoder;
-* every row: nDCG@10 ×100 over all test queries, and Δ vs the base with its 95 % paired-bootstrap CI.
+* every row (``adapt_corpus``'s report table): nDCG@10 ×100 over all test queries with its 95 % CI,
+  and Δ vs the base with its 95 % paired-bootstrap CI.
 
 The test queries and qrels are only read for scoring; the dev curve uses held-out generated queries.
 
@@ -29,12 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import adapt_corpus as ac  # noqa: E402  (the dev-set helpers: chunking, pseudo-queries, overrides)
 
-N_BOOT = 2000
-
-
 def interpolate(base: str, adapted: Path, alpha: float, dest: Path) -> Path:
     """``alpha``·adapted + (1 − alpha)·base, floating-point tensors only, saved as a model folder."""
     from domainteb.adapt.basemodel import load_sentence_transformer
+    from domainteb.adapt.export import save_model_folder
+    from domainteb.core.io import atomic_write_json, read_json
 
     if (dest / "modules.json").is_file():
         return dest
@@ -43,11 +43,11 @@ def interpolate(base: str, adapted: Path, alpha: float, dest: Path) -> Path:
     mixed = {k: alpha * v + (1 - alpha) * base_state[k] if v.is_floating_point() else v
              for k, v in model.state_dict().items()}
     model.load_state_dict(mixed)
-    model.save(str(dest), safe_serialization=True)
-    info = json.loads((adapted / "domainteb_model.json").read_text(encoding="utf-8"))
+    save_model_folder(model, dest, f"# {alpha:g}·{adapted.name} + {1 - alpha:g}·{base} (WiSE-FT interpolation)\n")
+    info = read_json(adapted / "domainteb_model.json")
     info["name"] = f"{info['name']}-wise{alpha:g}"
     info["labels"] = [*info.get("labels", []), f"wise-{alpha:g}"]
-    (dest / "domainteb_model.json").write_text(json.dumps(info), encoding="utf-8")
+    atomic_write_json(dest / "domainteb_model.json", info)
     return dest
 
 
@@ -75,7 +75,6 @@ def main() -> None:
     from domainteb.core.taskio import load_task_folder
     from domainteb.eval.models import load_model
     from domainteb.eval.models.rerank import BM25CrossEncoderRerank
-    from domainteb.eval.report.bootstrap import paired_bootstrap
     from domainteb.eval.runner import evaluate_task
 
     root = Path(args.out)
@@ -99,25 +98,22 @@ def main() -> None:
           f"dev {100 * s['base_dev']:.2f} → {100 * s['best_dev']:.2f} (step {s['best_step']}; {curve}); "
           f"{time.perf_counter() - start:.0f}s", flush=True)
 
-    base = score(load_model(args.base))
-    base_items = ac._items(base)
-    rows: list[tuple[str, Any]] = []
+    evals: dict[str, Any] = {}
+
+    def add(label: str, model: Any) -> None:
+        evals[label] = (score(model), model.model_info())
+
+    add(f"{args.base} (base)", load_model(args.base))
     for alpha in (float(a) for a in args.alphas.split(",")):
         folder = res.model_dir if alpha == 1 else interpolate(args.base, res.model_dir, alpha,
                                                               out / f"adapt-{args.tag}-wise{alpha:g}")
-        rows.append((f"{args.tag} (a={alpha:g})", score(load_model(str(folder)))))
+        add(f"{args.tag} (a={alpha:g})", load_model(str(folder)))
     if args.rerank_depth > 0:
+        add("bm25", load_model("bm25"))
         rerank = BM25CrossEncoderRerank(load_model("bm25", cache=False), load_model("ms-marco-reranker", cache=False),
                                         depth=args.rerank_depth)
-        rows += [("bm25", score(load_model("bm25"))), (rerank.name, score(rerank))]
-    n = len(base_items["ids"])
-    print(f"\n### {args.set}: test queries (n = {n}), nDCG@10 ×100, Δ vs {args.base} [95 % paired CI]\n")
-    print("| row | nDCG@10 | Δ vs base [95 % CI] |\n|---|---|---|")
-    print(f"| {args.base} (base) | {100 * base.main_score():.2f} | |")
-    for label, result in rows:
-        d = paired_bootstrap(ac._items(result), base_items, n_boot=N_BOOT, seed=0)
-        print(f"| {label} | {100 * result.main_score():.2f} | {100 * d.diff:+.2f} [{100 * d.lo:+.2f}, {100 * d.hi:+.2f}] |",
-              flush=True)
+        add(rerank.name, rerank)
+    ac.print_report(args.set, ac.report_rows(evals, f"{args.base} (base)"), f"{args.base} (base)")
 
 
 if __name__ == "__main__":

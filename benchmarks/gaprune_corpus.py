@@ -145,15 +145,15 @@ def fmt_row(label: str, s: Scored, ref: Scored, args: argparse.Namespace, extra:
 
 
 def stage_settings(sparsity: float) -> Any:
-    """GAPrune settings as ``domainteb adapt adapt=gaprune`` uses them: conf/adapt/gaprune.yaml's
-    alpha, beta, gamma, alignment and sign handling (not PruneSettings' own paper defaults)."""
+    """GAPrune settings as ``domainteb adapt adapt=gaprune`` builds them: the stage's own
+    ``settings_from_config`` over conf/adapt/gaprune.yaml (not PruneSettings' paper defaults)."""
     import yaml
+    from omegaconf import OmegaConf
 
-    from domainteb.adapt.gaprune.prune import PruneSettings
+    from domainteb.adapt.gaprune.stage import settings_from_config
 
     conf = yaml.safe_load((Path(__file__).resolve().parents[1] / "conf" / "adapt" / "gaprune.yaml").read_text(encoding="utf-8"))
-    keys = ("alpha", "beta", "gamma", "alignment", "sign_aware")
-    return PruneSettings(criterion="gaprune", sparsity=sparsity, **{k: conf[k] for k in keys if k in conf})
+    return settings_from_config(OmegaConf.create({"adapt": {**conf, "criterion": "gaprune"}, "sparsity": sparsity}))
 
 
 def score_rows(args: argparse.Namespace, dense: Any, task: Any, stats: Any, targets: Any,

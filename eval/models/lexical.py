@@ -43,6 +43,7 @@ def import_bm25s() -> Any:
     logging.getLogger("bm25s").setLevel(logging.NOTSET)
     return bm25s
 
+
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
